@@ -1,0 +1,15 @@
+//! The otrashi gym: the episode loop, the backend extension point, the telemetry model
+//! and its queries, the agent's tool API, the RCA report schema, and scoring.
+//!
+//! It is backend-neutral: the simulator, Docker and Kubernetes backends implement
+//! [`Backend`]; everything an agent can see goes through [`telemetry::Telemetry`].
+
+pub mod backend;
+pub mod context;
+pub mod telemetry;
+
+pub use backend::{Backend, BackendError, Env};
+pub use context::EpisodeContext;
+pub use telemetry::Telemetry;
+pub mod report;
+pub mod score;
