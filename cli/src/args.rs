@@ -1,0 +1,251 @@
+//! Command-line arguments. Every command's `--help` ends with examples, because an
+//! example teaches faster than a flag list.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// otrashi — a chaos gym for root-cause-analysis (RCA) agents.
+///
+/// otrashi breaks a running system on purpose (a simulator by default, or real
+/// containers), lets an RCA agent investigate with a fixed tool set, and scores its
+/// report against the ground truth it knows because it caused the incident.
+#[derive(Debug, Parser)]
+#[command(
+    name = "otrashi",
+    version,
+    propagate_version = true,
+    after_help = "\
+Examples:
+  otrashi scenarios list                         # the bundled incident library
+  otrashi run shop-cart-memory-leak              # one episode, baseline agent, simulator
+  otrashi run my-scenario.yaml --agent 'python3 my_agent.py' --seed 7
+  otrashi eval --all --seeds 5 --json > scores.json
+  otrashi eval --all --seeds 5 --compare scores.json --fail-under 0.4
+
+Exit codes: 0 success · 1 a check failed (invalid scenario, regression, score under
+the threshold) · 2 bad usage or input · 3 the run itself failed."
+)]
+pub struct Cli {
+    /// Log verbosity for diagnostics on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "warn", env = "OTRASHI_LOG")]
+    pub log: String,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with scenario files: list the library, validate, sample, print the schema.
+    #[command(subcommand)]
+    Scenarios(ScenariosCommand),
+    /// List the fault catalog: every fault kind, its level, parameters and signature.
+    #[command(after_help = "\
+Examples:
+  otrashi faults                      # table of all fault kinds
+  otrashi faults --level code         # only code-level faults
+  otrashi faults --json | jq '.[0]'   # machine-readable, with parameter ranges")]
+    Faults(FaultsArgs),
+    /// Print the agent's tool set (JSON Schemas), e.g. in function-calling format.
+    #[command(after_help = "\
+Examples:
+  otrashi tools                 # names and descriptions
+  otrashi tools --json          # OpenAI-style function-calling specs for LLM trainers")]
+    Tools(ToolsArgs),
+    /// Run one episode: provision, break, let an agent investigate, score its report.
+    Run(RunArgs),
+    /// Run scenarios over several seeds and print a score table; gate CI on regressions.
+    Eval(EvalArgs),
+    /// Measure otrashi's own speed and print the figures.
+    #[command(after_help = "\
+Examples:
+  otrashi bench             # human-readable figures
+  otrashi bench --json      # {\"sim_episodes_per_s\": …, …}")]
+    Bench(BenchArgs),
+}
+
+/// `otrashi scenarios …`
+#[derive(Debug, Subcommand)]
+pub enum ScenariosCommand {
+    /// List the bundled scenarios and topologies.
+    #[command(after_help = "\
+Examples:
+  otrashi scenarios list
+  otrashi scenarios list --json")]
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check scenario files and report every problem with file:line:column.
+    #[command(after_help = "\
+Exits 0 only when every file is valid. A bundled scenario may be named instead of a path.
+
+Examples:
+  otrashi scenarios validate my-incident.yaml
+  otrashi scenarios validate scenarios/library/*.yaml")]
+    Validate {
+        /// Scenario files (or bundled scenario names).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+    /// Turn a scenario into a concrete incident for a seed and show its ground truth.
+    #[command(after_help = "\
+The same file and seed give the same incident on every machine.
+
+Examples:
+  otrashi scenarios sample shop-cart-memory-leak --seed 3
+  otrashi scenarios sample my-incident.yaml --seed 42 --json | jq .ground_truth")]
+    Sample {
+        /// A scenario file or a bundled scenario name.
+        #[arg(value_name = "FILE")]
+        file: String,
+        /// The seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print one JSON object with keys `incident` and `ground_truth`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of scenario files, for editors.
+    #[command(after_help = "\
+Example (VS Code / yaml-language-server): save it and add to the top of a scenario file
+  # yaml-language-server: $schema=./otrashi-scenario.schema.json
+
+  otrashi scenarios schema > otrashi-scenario.schema.json")]
+    Schema,
+}
+
+/// `otrashi faults`
+#[derive(Debug, Args)]
+pub struct FaultsArgs {
+    /// Only faults of this level.
+    #[arg(long, value_parser = ["infra", "orchestration", "code"])]
+    pub level: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `otrashi tools`
+#[derive(Debug, Args)]
+pub struct ToolsArgs {
+    /// Print the tools in OpenAI function-calling format.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The environment engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendName {
+    /// The embedded simulator: no Docker, deterministic, milliseconds per incident.
+    Sim,
+}
+
+/// Options shared by `run` and `eval`.
+#[derive(Debug, Args, Clone)]
+pub struct AgentArgs {
+    /// The agent: `baseline`, `random`, or a shell command that runs your agent.
+    ///
+    /// A command agent gets the alert (JSON) on stdin and the tool API on a loopback
+    /// HTTP port whose URL is in $OTRASHI_API (`GET $OTRASHI_API/tools`, `POST
+    /// $OTRASHI_API/tools/<name>` with JSON arguments). It submits its report with
+    /// `POST $OTRASHI_API/tools/submit_report` or prints it as JSON on stdout.
+    #[arg(long, default_value = "baseline", value_name = "baseline|random|CMD")]
+    pub agent: String,
+    /// The environment engine.
+    #[arg(long, value_enum, default_value_t = BackendName::Sim)]
+    pub backend: BackendName,
+    /// Wall-clock limit for the agent; on expiry it is killed and the episode fails.
+    #[arg(long, default_value = "120s", value_name = "DURATION")]
+    pub timeout: String,
+    /// Step budget: tool calls before the episode is truncated.
+    #[arg(long, default_value_t = 30)]
+    pub max_steps: u32,
+    /// A rubric file (TOML) with scoring weights; default: the bundled rubric.
+    #[arg(long, value_name = "FILE")]
+    pub rubric: Option<PathBuf>,
+}
+
+/// `otrashi run`
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  otrashi run shop-cart-memory-leak
+  otrashi run shop-cart-memory-leak --seed 7 --agent random
+  otrashi run ./my-incident.yaml --agent 'python3 examples/agents/heuristic.py' --out runs/
+  otrashi run chain-db-disk-full --json | jq .score.total
+
+The human output shows the alert, the agent's steps, its report, the score breakdown,
+then the revealed ground truth. Every episode writes a directory (scenario, ground truth,
+telemetry, trajectory, report, score) under --out.")]
+pub struct RunArgs {
+    /// A scenario file or a bundled scenario name.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    /// The seed; default: a fresh one, printed so the episode can be replayed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where to write the episode directory.
+    #[arg(long, default_value = "otrashi-runs", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print one JSON object (`report`, `ground_truth`, `score`, …) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Agent and budget options.
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+/// `otrashi eval`
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  otrashi eval --all --seeds 5                       # the whole library, baseline agent
+  otrashi eval shop-*.yaml --seeds 3 --agent random
+  otrashi eval --all --json > baseline.json          # save a result …
+  otrashi eval --all --compare baseline.json         # … and fail (exit 1) on a regression
+  otrashi eval --all --fail-under 0.5                # fail when the mean score is below 0.5")]
+pub struct EvalArgs {
+    /// Scenario files or bundled scenario names.
+    #[arg(value_name = "SCENARIO")]
+    pub scenarios: Vec<String>,
+    /// Evaluate every bundled scenario.
+    #[arg(long)]
+    pub all: bool,
+    /// Seeds per scenario (0, 1, …, N-1).
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u64,
+    /// Print one JSON object with `summary` and `episodes`.
+    #[arg(long)]
+    pub json: bool,
+    /// A previous `--json` result: report regressions and exit 1 on one.
+    #[arg(long, value_name = "PREVIOUS.json")]
+    pub compare: Option<PathBuf>,
+    /// How much a scenario's mean score may drop before it counts as a regression.
+    #[arg(long, default_value_t = 0.05)]
+    pub tolerance: f64,
+    /// Exit 1 when the mean score is below this.
+    #[arg(long, value_name = "X")]
+    pub fail_under: Option<f64>,
+    /// Write each episode's directory under this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Agent and budget options.
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+/// `otrashi bench`
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to spend on each measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+}

@@ -1,0 +1,30 @@
+//! One module per command.
+
+mod bench;
+mod eval;
+mod faults;
+mod run;
+mod scenarios;
+mod tools;
+
+use std::process::ExitCode;
+
+use crate::args::Command;
+
+/// Runs a command and returns its exit code; errors are reported by the caller.
+pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Scenarios(cmd) => scenarios::run(cmd),
+        Command::Faults(args) => faults::run(&args),
+        Command::Tools(args) => tools::run(&args),
+        Command::Run(args) => run::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Bench(args) => bench::run(&args),
+    }
+}
+
+/// Prints a JSON value on stdout, pretty.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
