@@ -1,7 +1,23 @@
 //! The RCA report (v1): what an agent submits at the end of an investigation.
 //!
-//! Contract for the scorer and the tools: see `parse_report` and the types below. The
-//! published JSON Schema is [`report_schema`].
+//! Contract for the scorer and the tools: see [`parse_report`] and the types below. The
+//! published JSON Schema is [`report_schema`] (also in `docs/rca-report.schema.json`).
+//!
+//! Agents are often language models, so parsing is lenient where the intent is clear (a
+//! report inside prose, `"80%"` for a confidence, `memory leak` for a fault kind) and
+//! every leniency is returned as a warning; it is precise where it is not (a missing
+//! component, a wrong type), naming the JSON path.
+
+mod fields;
+mod normalize;
+mod parse;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+pub use normalize::{normalize_evidence_kind, normalize_fault, normalize_level, FaultName};
+pub use parse::{parse_report, parse_report_str, ReportError, MAX_REPORT_BYTES};
+pub use schema::{report_schema, EVIDENCE_KINDS};
 
 use serde::{Deserialize, Serialize};
 
