@@ -13,6 +13,7 @@ mod normalize;
 mod parse;
 mod schema;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests;
 
 pub use normalize::{normalize_evidence_kind, normalize_fault, normalize_level, FaultName};

@@ -120,6 +120,7 @@ pub fn normalize_evidence_kind(text: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 
