@@ -199,7 +199,10 @@ pub(super) fn fault_kind(
                 }
                 Some((f, FaultName::Known(_) | FaultName::OtherLevel(_))) => (
                     0.0,
-                    format!("{f} is a different kind (the truth is {})", t.family),
+                    format!(
+                        "{f} is a different kind (the truth is a {} fault)",
+                        t.family
+                    ),
                 ),
                 Some((f, FaultName::Unknown)) => (0.0, format!("`{f}` is not a catalog kind")),
             };
@@ -252,9 +255,11 @@ pub(super) fn level(
     (mean(values), reasons.join("; "))
 }
 
-/// Calibration: 1 − Brier score of each ranked entry's confidence that its component is
-/// a root cause, weighted by rank credit, so that confidence on every entry and
-/// confidence on a wrong first answer both cost.
+/// Calibration: 1 − the Brier score of rank 1's confidence that its component is a root
+/// cause, minus the Brier loss of every further ranked entry weighted by its rank credit
+/// (relative to rank 1). Further entries can only cost, so padding a list with
+/// low-confidence guesses never repairs an overconfident first answer, and confidence
+/// claimed on every entry is paid for on each.
 pub(super) fn calibration(
     report: &RcaReport,
     truth: &GroundTruth,
@@ -262,35 +267,47 @@ pub(super) fn calibration(
     rubric: &Rubric,
 ) -> Scored {
     let k = rubric.localization.rank_credit.len().max(1);
-    let mut num = 0.0;
-    let mut den = 0.0;
+    let first_credit = rubric.rank_credit(1);
+    let mut value = 0.0;
     let mut parts = Vec::new();
     for (i, rc) in report.root_causes.iter().take(k).enumerate() {
         let correct = resolve(&rc.component, topology)
             .is_some_and(|n| truth.root_causes.iter().any(|t| t.component == n));
         let y = if correct { 1.0 } else { 0.0 };
-        let (score, why) = match rc.confidence.filter(|c| c.is_finite()) {
-            Some(c) => {
-                let c = c.clamp(0.0, 1.0);
-                let s = 1.0 - (c - y) * (c - y);
-                let verdict = if correct { "right" } else { "wrong" };
-                (s, format!("rank {} {verdict} at {c:.2}: {s:.2}", i + 1))
-            }
-            None => {
-                let s = rubric.calibration.missing_confidence;
-                (s, format!("rank {} states no confidence: {s:.2}", i + 1))
-            }
+        let verdict = if correct { "right" } else { "wrong" };
+        let confidence = rc
+            .confidence
+            .filter(|c| c.is_finite())
+            .map(|c| c.clamp(0.0, 1.0));
+        if i == 0 {
+            value = match confidence {
+                Some(c) => {
+                    let s = 1.0 - (c - y) * (c - y);
+                    parts.push(format!("rank 1 {verdict} at {c:.2}: {s:.2}"));
+                    s
+                }
+                None => {
+                    let s = rubric.calibration.missing_confidence;
+                    parts.push(format!("rank 1 states no confidence: {s:.2}"));
+                    s
+                }
+            };
+            continue;
+        }
+        // An entry without a confidence claims nothing, so it costs nothing.
+        let Some(c) = confidence else { continue };
+        let weight = if first_credit > 0.0 {
+            rubric.rank_credit(i + 1) / first_credit
+        } else {
+            1.0
         };
-        // Rank 1 counts even under a rubric that gives it no localization credit.
-        let w = rubric
-            .rank_credit(i + 1)
-            .max(if i == 0 { 1e-9 } else { 0.0 });
-        num += w * score;
-        den += w;
-        parts.push(why);
+        let loss = weight * (c - y) * (c - y);
+        if loss > 0.005 {
+            parts.push(format!("rank {} {verdict} at {c:.2}: −{loss:.2}", i + 1));
+        }
+        value -= loss;
     }
-    let value = if den > 0.0 { num / den } else { 0.0 };
-    (value, parts.join("; "))
+    (value.max(0.0), parts.join("; "))
 }
 
 /// Efficiency: the larger share of the step and time budgets used; free up to
@@ -361,8 +378,8 @@ pub(super) fn hallucination(report: &RcaReport, topology: &Topology, rubric: &Ru
         (
             factor,
             format!(
-                "{k} named component{} do not exist ({list}): ×{factor:.2}",
-                if k == 1 { "" } else { "s" }
+                "{k} named component{} not exist ({list}): ×{factor:.2}",
+                if k == 1 { " does" } else { "s do" }
             ),
         )
     }

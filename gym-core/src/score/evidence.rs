@@ -144,7 +144,8 @@ pub(super) fn score_evidence(
     }
     if fabricated > 0 {
         parts.push(format!(
-            "{fabricated} do not exist ({}{})",
+            "{fabricated} {} not exist ({}{})",
+            if fabricated == 1 { "does" } else { "do" },
             fabricated_examples.join(", "),
             if fabricated > fabricated_examples.len() {
                 ", …"
