@@ -15,12 +15,14 @@ pub const MAX_REPORT_BYTES: usize = 64 * 1024;
 pub enum ReportError {
     /// The text holds no JSON object (neither as a whole nor inside prose or a fenced
     /// block). `line` and `column` locate the error in the text as a whole.
-    #[error("the report is not JSON: {source}")]
+    #[error("the report is not JSON: {message} at line {line}, column {column}")]
     NotJson {
-        /// Line of the error, 1-based.
+        /// Line of the error in the submitted text, 1-based.
         line: usize,
-        /// Column of the error, 1-based.
+        /// Column of the error in the submitted text, 1-based.
         column: usize,
+        /// What the parser expected, without its position.
+        message: String,
         /// The parser's error.
         #[source]
         source: serde_json::Error,
@@ -71,7 +73,7 @@ pub enum ReportError {
 pub fn parse_report_str(text: &str) -> Result<(RcaReport, Vec<String>), ReportError> {
     check_size(text.len())?;
     let mut warnings = Vec::new();
-    let value = match serde_json::from_str::<Value>(text.trim()) {
+    let value = match serde_json::from_str::<Value>(text) {
         Ok(v) => v,
         Err(whole) => match embedded_object(text) {
             Some(v) => {
@@ -80,13 +82,7 @@ pub fn parse_report_str(text: &str) -> Result<(RcaReport, Vec<String>), ReportEr
                 );
                 v
             }
-            None => {
-                return Err(ReportError::NotJson {
-                    line: whole.line(),
-                    column: whole.column(),
-                    source: whole,
-                })
-            }
+            None => return Err(not_json(text, whole)),
         },
     };
     // Some clients encode the report twice: a JSON string holding the JSON report.
@@ -116,6 +112,52 @@ pub fn parse_report(value: &Value) -> Result<(RcaReport, Vec<String>), ReportErr
     let mut warnings = Vec::new();
     let report = parse_object(value, &mut warnings)?;
     Ok((report, warnings))
+}
+
+/// The error to show for text with no parseable object: when the text has a fenced
+/// block or a `{…}` span, the error inside it (an agent's prose is not the problem),
+/// located in the text as a whole.
+fn not_json(text: &str, whole: serde_json::Error) -> ReportError {
+    let fenced = text.find("```").and_then(|open| {
+        let after = open + 3;
+        let body = after + text[after..].find('\n')? + 1;
+        let close = body + text[body..].find("```")?;
+        Some((body, close))
+    });
+    let braces = text.find('{').and_then(|start| {
+        text.rfind('}')
+            .filter(|end| *end > start)
+            .map(|end| (start, end + 1))
+    });
+    let (source, offset) = match fenced.or(braces) {
+        Some((start, end)) if (start, end) != (0, text.len()) => {
+            match serde_json::from_str::<Value>(&text[start..end]) {
+                Err(e) => (e, start),
+                Ok(_) => (whole, 0),
+            }
+        }
+        _ => (whole, 0),
+    };
+    let before = &text[..offset];
+    let lines_before = before.matches('\n').count();
+    let column_offset = before.rsplit('\n').next().map_or(0, |l| l.chars().count());
+    let line = lines_before + source.line();
+    let column = if source.line() == 1 {
+        column_offset + source.column()
+    } else {
+        source.column()
+    };
+    let full = source.to_string();
+    let message = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(m, _)| m)
+        .to_owned();
+    ReportError::NotJson {
+        line,
+        column,
+        message,
+        source,
+    }
 }
 
 fn check_size(size: usize) -> Result<(), ReportError> {

@@ -163,6 +163,11 @@ fn errors_are_precise() {
         ReportError::NotJson { line, column, .. } => assert_eq!((*line, *column), (2, 24)),
         other => panic!("{other:?}"),
     }
+    let prose = "My analysis:\n```json\n{\"root_causes\": [\n  {\"component\": \"cart\" \"fault\": \"x\"}\n]}\n```\n";
+    assert_eq!(
+        err(prose),
+        "the report is not JSON: expected `,` or `}` at line 4, column 24"
+    );
     assert_eq!(
         err(r#"{"root_causes": []}"#),
         "no root causes: `root_causes` is empty; name at least one component"
