@@ -147,7 +147,7 @@ pub(super) fn parse_cause(
             .collect::<Result<_, _>>()?,
         Some(single @ (Value::String(_) | Value::Object(_))) => {
             warnings.push(format!(
-                "{path}.evidence is a single {}; read it as a list of one",
+                "{path}.evidence is {}, not a list; read it as a list of one",
                 type_name(single)
             ));
             vec![parse_evidence(

@@ -9,6 +9,9 @@ use super::RcaReport;
 /// near this limit is a context dump, not an analysis.
 pub const MAX_REPORT_BYTES: usize = 64 * 1024;
 
+/// Positions of `{` tried when looking for a report inside prose.
+const MAX_OBJECT_STARTS: usize = 256;
+
 /// Why a report could not be read. Messages name the JSON path of the problem, so an
 /// agent can fix its report and resubmit.
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +199,14 @@ fn embedded_object(text: &str) -> Option<Value> {
         rest = &body[close + 3..];
     }
     let mut from = 0;
+    // Each attempt scans to the end at worst; capping them keeps a text of 64 KiB of
+    // `{` from costing seconds.
+    let mut attempts = 0;
     while let Some(start) = text[from..].find('{').map(|i| i + from) {
+        attempts += 1;
+        if attempts > MAX_OBJECT_STARTS {
+            break;
+        }
         match matching_brace(&text[start..]) {
             Some(len) => {
                 consider(&text[start..start + len]);
@@ -286,7 +296,7 @@ fn parse_object(value: &Value, warnings: &mut Vec<String>) -> Result<RcaReport, 
         Value::Array(a) => a.iter().collect(),
         Value::Object(_) | Value::String(_) => {
             warnings.push(format!(
-                "`{key}` is a single {}; read it as a list of one",
+                "`{key}` is {}, not a list; read it as a list of one",
                 type_name(causes_value)
             ));
             vec![causes_value]

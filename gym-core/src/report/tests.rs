@@ -61,7 +61,7 @@ fn wrapper_single_root_cause_and_string_remediation_are_read_with_warnings() {
     for needle in [
         "inside `report`",
         "`root_cause` as `root_causes`",
-        "single an object",
+        "is an object, not a list",
         "remediation",
         "affected",
     ] {
@@ -281,5 +281,22 @@ fn published_schema_file_is_up_to_date() {
     assert!(
         on_disk.as_ref() == Some(&report_schema()),
         "docs/rca-report.schema.json is stale; regenerate with OTRASHI_BLESS=1 cargo test -p otrashi-gym published_schema"
+    );
+}
+
+#[test]
+fn pathological_text_is_refused_quickly() {
+    let start = std::time::Instant::now();
+    let text = "{".repeat(MAX_REPORT_BYTES - 1);
+    assert!(matches!(
+        parse_report_str(&text),
+        Err(ReportError::NotJson { .. })
+    ));
+    let text = "{\"a\": ".repeat(MAX_REPORT_BYTES / 8);
+    assert!(parse_report_str(&text).is_err());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
     );
 }
