@@ -134,19 +134,17 @@ pub(crate) fn leak_telemetry() -> Telemetry {
     let id = |n: &str| services.iter().position(|s| s == n).unwrap_or(0) as u16;
     let (frontend, cart, catalog, checkout) =
         (id("frontend"), id("cart"), id("catalog"), id("checkout"));
-    let mut metrics: Vec<MetricSeries> = (0..services.len() as u16)
-        .map(|s| series("http_request_duration_seconds", s, &[0.05, 0.05, 0.06]))
+    // 25 scrapes, every 15 s; the leak starts at 90 s (scrape 6).
+    let flat: Vec<f64> = (0..25).map(|i| 0.05 + 0.001 * f64::from(i % 3)).collect();
+    let growing: Vec<f64> = (0..25)
+        .map(|i| 2e8 + 2e7 * f64::from(i.max(6) - 6) + 1e5 * f64::from(i % 2))
         .collect();
-    metrics.push(series(
-        "container_memory_working_set_bytes",
-        cart,
-        &[2e8, 3e8, 5e8],
-    ));
-    metrics.push(series(
-        "process_resident_memory_bytes",
-        cart,
-        &[2e8, 3e8, 5e8],
-    ));
+    let mut metrics: Vec<MetricSeries> = (0..services.len() as u16)
+        .map(|s| series("http_request_duration_seconds", s, &flat))
+        .collect();
+    metrics.push(series("container_memory_working_set_bytes", cart, &growing));
+    metrics.push(series("process_resident_memory_bytes", cart, &growing));
+    metrics.push(series("jvm_threads_live", cart, &flat));
     let log = |t_ms, service, level, template, args: &[&str]| LogRecord {
         t_ms,
         service,

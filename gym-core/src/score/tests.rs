@@ -7,6 +7,7 @@ use otrashi_scenarios::incident::GroundTruth;
 use super::fixture::{cause, ev, leak_telemetry, leak_truth, perfect, quick, shop, truth_of};
 use super::*;
 use crate::report::{RcaReport, RootCause};
+use crate::telemetry::Telemetry;
 
 fn score_against(report: &RcaReport, truth: &GroundTruth, stats: &EpisodeStats) -> Reward {
     let reward = score(
@@ -251,6 +252,44 @@ fn every_modality_is_checked_against_the_telemetry() {
     ] {
         assert_eq!(check(fake.clone()), 0.0, "{fake:?}");
     }
+}
+
+#[test]
+fn expected_signals_count_fully_only_when_they_show_the_incident() {
+    let check = |truth: &GroundTruth, telemetry: &Telemetry, e: crate::report::Evidence| {
+        let report = perfect_with(|rc| rc.evidence = vec![e.clone()]);
+        let r = score(
+            &report,
+            truth,
+            &shop(),
+            telemetry,
+            &quick(),
+            &Rubric::default(),
+        );
+        value(&r, "evidence")
+    };
+    let truth = leak_truth();
+    let mut flat = leak_telemetry();
+    for m in &mut flat.metrics {
+        m.values.fill(2e8);
+    }
+    let rss = ev("metric", "cart", "process_resident_memory_bytes");
+    assert_eq!(check(&truth, &leak_telemetry(), rss.clone()), 1.0);
+    assert_eq!(
+        check(&truth, &flat, rss),
+        0.7,
+        "a flat series exists but shows nothing"
+    );
+
+    let mut early = leak_telemetry();
+    early.events[0].t_ms = 30_000;
+    let oom = ev("event", "cart", "OOMKilled");
+    assert_eq!(check(&truth, &leak_telemetry(), oom.clone()), 1.0);
+    assert_eq!(
+        check(&truth, &early, oom),
+        0.7,
+        "an OOM kill before the fault is not its sign"
+    );
 }
 
 #[test]
