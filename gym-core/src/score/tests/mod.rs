@@ -9,7 +9,11 @@ use super::*;
 use crate::report::{RcaReport, RootCause};
 use crate::telemetry::Telemetry;
 
-fn score_against(report: &RcaReport, truth: &GroundTruth, stats: &EpisodeStats) -> Reward {
+pub(super) fn score_against(
+    report: &RcaReport,
+    truth: &GroundTruth,
+    stats: &EpisodeStats,
+) -> Reward {
     let reward = score(
         report,
         truth,
@@ -31,21 +35,21 @@ fn score_against(report: &RcaReport, truth: &GroundTruth, stats: &EpisodeStats) 
     reward
 }
 
-fn run(report: &RcaReport) -> Reward {
+pub(super) fn run(report: &RcaReport) -> Reward {
     score_against(report, &leak_truth(), &quick())
 }
 
-fn total(report: &RcaReport) -> f64 {
+pub(super) fn total(report: &RcaReport) -> f64 {
     run(report).total
 }
 
-fn value(reward: &Reward, name: &str) -> f64 {
+pub(super) fn value(reward: &Reward, name: &str) -> f64 {
     reward
         .component(name)
         .map_or_else(|| panic!("no component {name}"), |c| c.value)
 }
 
-fn single(rc: RootCause) -> RcaReport {
+pub(super) fn single(rc: RootCause) -> RcaReport {
     RcaReport {
         root_causes: vec![rc],
         ..RcaReport::default()
@@ -53,7 +57,7 @@ fn single(rc: RootCause) -> RcaReport {
 }
 
 /// The perfect report with rank 1 replaced.
-fn perfect_with(f: impl FnOnce(&mut RootCause)) -> RcaReport {
+pub(super) fn perfect_with(f: impl FnOnce(&mut RootCause)) -> RcaReport {
     let mut r = perfect();
     f(&mut r.root_causes[0]);
     r
@@ -301,183 +305,6 @@ fn fabricated_evidence_scores_no_better_than_none() {
     assert!(fake <= none, "{fake} > {none}");
 }
 
-// --- Loopholes a policy could look for. ---
-
-#[test]
-fn loophole_empty_report_scores_zero() {
-    let reward = run(&RcaReport::default());
-    assert_eq!(reward.total, 0.0);
-    assert!(reward.components.iter().all(|c| c.value == 0.0));
-}
-
-#[test]
-fn loophole_full_confidence_on_every_entry_costs_calibration() {
-    let mut hedged = perfect();
-    hedged
-        .root_causes
-        .push(cause("checkout", "code.memory_leak", 0.0));
-    hedged
-        .root_causes
-        .push(cause("frontend", "code.memory_leak", 0.0));
-    let mut loud = hedged.clone();
-    for rc in &mut loud.root_causes {
-        rc.confidence = Some(1.0);
-    }
-    let (h, l) = (run(&hedged), run(&loud));
-    assert!(value(&l, "calibration") < value(&h, "calibration"));
-    assert!(l.total < h.total);
-}
-
-#[test]
-fn loophole_many_root_causes_with_tiny_confidence_each() {
-    let mut report = RcaReport::default();
-    for name in shop().names() {
-        let mut rc = cause(name, "code.memory_leak", 0.01);
-        rc.evidence = perfect().root_causes[0].evidence.clone();
-        report.root_causes.push(rc);
-    }
-    // The truth sits at rank 2 of 8, each entry at 1%.
-    let sprayed = total(&report);
-    let single_right = total(&single(cause("cart", "code.memory_leak", 0.6)));
-    assert!(
-        sprayed < 0.3 && sprayed < single_right,
-        "{sprayed} vs {single_right}"
-    );
-
-    // Four of eight (50 %) is spraying too, even with the truth first.
-    let mut half = perfect();
-    for name in ["catalog", "checkout", "payment"] {
-        half.root_causes.push(cause(name, "code.memory_leak", 0.1));
-    }
-    assert!(total(&half) < 0.3, "{}", total(&half));
-}
-
-#[test]
-fn loophole_padding_with_unsure_guesses_does_not_repair_an_overconfident_first_answer() {
-    let overconfident = single(cause("payment", "code.slow_query", 0.99));
-    let mut padded = overconfident.clone();
-    padded
-        .root_causes
-        .push(cause("postgres", "code.slow_query", 0.0));
-    padded
-        .root_causes
-        .push(cause("email", "code.slow_query", 0.0));
-    let (o, p) = (run(&overconfident), run(&padded));
-    assert!(value(&p, "calibration") <= value(&o, "calibration"));
-    assert!(p.total <= o.total, "{} > {}", p.total, o.total);
-}
-
-#[test]
-fn loophole_same_component_repeated_with_every_kind_gains_nothing() {
-    let mut repeated = single(cause("cart", "infra.network_delay", 0.9));
-    for kind in ["code.memory_leak", "infra.memory_pressure"] {
-        repeated.root_causes.push(cause("cart", kind, 0.9));
-    }
-    let reward = run(&repeated);
-    assert_eq!(
-        value(&reward, "fault_kind"),
-        0.0,
-        "kind is judged on the first entry naming the component"
-    );
-}
-
-#[test]
-fn loophole_citing_evidence_that_does_not_exist() {
-    let honest = total(&perfect());
-    let padded = total(&perfect_with(|rc| {
-        rc.evidence
-            .push(ev("metric", "cart", "cart_heap_doom_ratio"));
-        rc.evidence
-            .push(ev("log", "cart", "heap exhausted, giving up"));
-    }));
-    assert!(padded < honest - 0.05, "{padded} vs {honest}");
-}
-
-#[test]
-fn loophole_padding_with_valid_but_irrelevant_evidence_dilutes() {
-    let focused = run(&perfect());
-    let padded = run(&perfect_with(|rc| {
-        rc.evidence.push(ev("deploy", "catalog", "deploy-1b2c3d4"));
-        rc.evidence
-            .push(ev("event", "catalog", "ScalingReplicaSet"));
-        rc.evidence
-            .push(ev("metric", "email", "http_request_duration_seconds"));
-    }));
-    assert!(value(&padded, "evidence") < value(&focused, "evidence"));
-}
-
-#[test]
-fn loophole_repeating_one_citation_counts_it_once() {
-    let once = run(&perfect_with(|rc| {
-        rc.evidence = vec![ev("event", "cart", "OOMKilled")]
-    }));
-    let many = run(&perfect_with(|rc| {
-        rc.evidence = vec![ev("event", "cart", "OOMKilled"); 20];
-        rc.evidence
-            .push(ev("metric", "email", "http_request_duration_seconds"));
-    }));
-    assert!(value(&many, "evidence") < value(&once, "evidence"));
-}
-
-#[test]
-fn loophole_copying_the_alert_service() {
-    // The alert fired on frontend; a policy that always blames it, with honest low
-    // confidence and real evidence from it, must not earn much.
-    let mut rc = cause("frontend", "code.error_injection", 0.0);
-    rc.evidence = vec![ev("metric", "frontend", "http_request_duration_seconds")];
-    let reward = run(&single(rc));
-    assert_eq!(value(&reward, "localization"), 0.0, "{reward:#?}");
-    assert_eq!(value(&reward, "efficiency"), 0.0);
-    assert!(reward.total < 0.25, "{reward:#?}");
-    let right_but_bare = total(&single(RootCause {
-        component: "cart".into(),
-        ..RootCause::default()
-    }));
-    assert!(reward.total < right_but_bare / 2.0);
-}
-
-#[test]
-fn loophole_naming_the_entry_service_always() {
-    // With the alert elsewhere, the entry still earns no distance credit.
-    let mut telemetry = leak_telemetry();
-    telemetry.alert.service = "checkout".into();
-    let report = single(cause("frontend", "code.memory_leak", 0.5));
-    let reward = score(
-        &report,
-        &leak_truth(),
-        &shop(),
-        &telemetry,
-        &quick(),
-        &Rubric::default(),
-    );
-    assert_eq!(value(&reward, "localization"), 0.0);
-}
-
-#[test]
-fn loophole_submitting_garbage_fast_earns_no_efficiency() {
-    // postgres is three hops from cart: no localization, so no efficiency either.
-    let wrong = run(&single(cause("postgres", "code.slow_query", 0.5)));
-    assert_eq!(value(&wrong, "efficiency"), 0.0);
-    let slow = EpisodeStats {
-        steps: 30,
-        elapsed_s: 590.0,
-        ..quick()
-    };
-    let right_slow = score_against(&perfect(), &leak_truth(), &slow);
-    assert!(value(&right_slow, "efficiency") < 0.1);
-    assert!(right_slow.total < 1.0 && right_slow.total > 0.9);
-}
-
-#[test]
-fn loophole_hallucinated_services_in_evidence_count() {
-    let report = perfect_with(|rc| {
-        for fake in ["cart-db", "cart-cache", "cart-queue"] {
-            rc.evidence.push(ev("metric", fake, "up"));
-        }
-    });
-    assert_eq!(total(&report), 0.0);
-}
-
 #[test]
 fn invalid_actions_are_deducted_from_the_total() {
     let clumsy = EpisodeStats {
@@ -542,96 +369,5 @@ fn scores_come_from_the_rubric() {
     assert!((value(&reward, "localization") - 0.9).abs() < 1e-9);
 }
 
-// --- Invariants over many random reports. ---
-
-fn random_report(rng: &mut otrashi_scenarios::rng::Rng) -> RcaReport {
-    const NAMES: &[&str] = &[
-        "frontend",
-        "cart",
-        "catalog",
-        "checkout",
-        "payment",
-        "email",
-        "redis",
-        "postgres",
-        "Cart Service",
-        "inventory",
-        "auth",
-    ];
-    const FAULTS: &[&str] = &[
-        "code.memory_leak",
-        "memory leak",
-        "infra.memory_pressure",
-        "infra.memory_leak",
-        "code.slow_query",
-        "orchestration.oom_kill",
-        "gremlins",
-    ];
-    const LEVELS: &[&str] = &["code", "infra", "orchestration", "banana"];
-    let citations = [
-        ev("deploy", "cart", "deploy-7f3a9c1"),
-        ev("event", "cart", "OOMKilled"),
-        ev("metric", "cart", "jvm_made_up_total"),
-        ev("log", "checkout", "upstream cart returned 503"),
-        ev("deploy", "catalog", "deploy-1b2c3d4"),
-        ev("metric", "inventory", "up"),
-        ev("trace", "frontend", "error"),
-    ];
-    let n = 1 + rng.below(9);
-    let root_causes = (0..n)
-        .map(|_| RootCause {
-            component: (*rng.pick(NAMES)).to_owned(),
-            fault: rng.chance(0.8).then(|| (*rng.pick(FAULTS)).to_owned()),
-            level: rng.chance(0.4).then(|| (*rng.pick(LEVELS)).to_owned()),
-            confidence: rng.chance(0.8).then(|| rng.f64()),
-            evidence: (0..rng.below(4))
-                .map(|_| rng.pick(&citations).clone())
-                .collect(),
-            explanation: String::new(),
-        })
-        .collect();
-    let affected = (0..rng.below(3))
-        .map(|_| (*rng.pick(NAMES)).to_owned())
-        .collect();
-    RcaReport {
-        root_causes,
-        affected,
-        ..RcaReport::default()
-    }
-}
-
-#[test]
-fn invariants_hold_over_random_reports() {
-    let mut rng = otrashi_scenarios::rng::Rng::new(42);
-    let bare_right = total(&single(RootCause {
-        component: "cart".into(),
-        ..RootCause::default()
-    }));
-    for _ in 0..1000 {
-        let report = random_report(&mut rng);
-        // `run` checks the total and every component are in [0, 1] with a one-line reason.
-        let reward = run(&report);
-        if value(&reward, "localization") == 0.0 {
-            assert!(
-                reward.total < bare_right,
-                "a report that misses the component must score below the bare right answer: {report:#?}\n{reward:#?}"
-            );
-        }
-        let mut more = report.clone();
-        more.root_causes
-            .push(cause("inventory", "code.memory_leak", 0.5));
-        let more_reward = run(&more);
-        assert!(
-            more_reward.total <= reward.total + 1e-12,
-            "naming a nonexistent component paid"
-        );
-        let mut longer = report.clone();
-        longer
-            .root_causes
-            .push(cause("postgres", "code.memory_leak", 0.0));
-        assert!(
-            value(&run(&longer), "localization") <= value(&reward, "localization") + 1e-12,
-            "appending an entry raised localization"
-        );
-    }
-}
+mod invariants;
+mod loopholes;
