@@ -8,6 +8,7 @@
 //! every leniency is returned as a warning; it is precise where it is not (a missing
 //! component, a wrong type), naming the JSON path.
 
+mod evidence;
 mod fields;
 mod normalize;
 mod parse;
