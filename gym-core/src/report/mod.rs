@@ -46,13 +46,13 @@ pub struct RootCause {
     pub component: String,
     /// The fault kind, as in the catalog (`code.memory_leak` or `memory_leak`); free text
     /// is kept and scored as unknown.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
     /// The level (`infra`, `orchestration`, `code`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<String>,
     /// Stated probability that this cause is right, in [0, 1].
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
     /// Signals that support it.
     #[serde(default)]
@@ -63,12 +63,15 @@ pub struct RootCause {
 }
 
 /// A cited signal: which modality, which service, and which signal in it.
+///
+/// Absent optional fields are left out when serialized (rather than written as `null`),
+/// so a serialized report is valid against [`report_schema`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Evidence {
     /// `metric`, `log`, `trace`, `event` or `deploy`.
     pub kind: String,
     /// The service the signal was observed on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// The signal: a metric name, a log pattern or excerpt, a trace id, an event reason,
     /// a deploy id.

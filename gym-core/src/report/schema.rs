@@ -106,6 +106,31 @@ pub fn report_schema() -> Value {
                 "type": "string",
                 "description": "One paragraph on what happened, for the incident channel."
             }
-        }
+        },
+        "examples": [example()]
+    })
+}
+
+/// A canonical report, shown in the schema: the parser reads it without a warning.
+pub(super) fn example() -> Value {
+    json!({
+        "root_causes": [{
+            "component": "cart",
+            "fault": "code.memory_leak",
+            "level": "code",
+            "confidence": 0.85,
+            "evidence": [
+                {"kind": "deploy", "service": "cart", "signal": "deploy-7f3a9c1",
+                 "note": "shipped 2 minutes before memory started to grow"},
+                {"kind": "metric", "service": "cart", "signal": "process_resident_memory_bytes",
+                 "note": "grows about 40 MB/min after the deploy"},
+                {"kind": "event", "service": "cart", "signal": "OOMKilled",
+                 "note": "the container was killed at its memory limit"}
+            ],
+            "explanation": "The deploy added an unbounded in-memory session cache; cart runs out of memory, restarts, and its callers see 503s."
+        }],
+        "affected": ["checkout", "frontend"],
+        "remediation": ["Roll back deploy-7f3a9c1 of cart", "Bound the session cache"],
+        "summary": "A memory leak shipped to cart made it crash repeatedly; checkout and frontend returned errors."
     })
 }

@@ -266,6 +266,39 @@ fn the_canonical_example_matches_the_schema_shape() {
 }
 
 #[test]
+fn the_schema_example_is_canonical_and_round_trips() {
+    let example = super::schema::example();
+    let (report, warnings) = parse_report(&example).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(serde_json::to_value(&report).unwrap(), example);
+}
+
+#[test]
+fn serialized_reports_use_only_schema_properties() {
+    let schema = report_schema();
+    let top = &schema["properties"];
+    let rc = &top["root_causes"]["items"]["properties"];
+    let ev = &rc["evidence"]["items"]["properties"];
+    let (report, _) =
+        ok(r#"{"root_causes": [{"component": "cart", "evidence": ["log: OOM on cart"]}]}"#);
+    let value = serde_json::to_value(&report).unwrap();
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    for k in keys(&value) {
+        assert!(top.get(&k).is_some(), "{k}");
+    }
+    for k in keys(&value["root_causes"][0]) {
+        assert!(rc.get(&k).is_some(), "root_causes[].{k}");
+    }
+    for k in keys(&value["root_causes"][0]["evidence"][0]) {
+        assert!(ev.get(&k).is_some(), "evidence[].{k}");
+    }
+    assert!(
+        value["root_causes"][0].get("confidence").is_none(),
+        "absent fields are omitted, not null"
+    );
+}
+
+#[test]
 fn published_schema_file_is_up_to_date() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/rca-report.schema.json");
