@@ -2,16 +2,23 @@
 //! diagnostics, seeded sampling into concrete incidents, derived ground truth, the fault
 //! catalog and the bundled library.
 //!
-//! This crate is pure: no IO beyond reading the bundled files compiled into it, no
-//! async, no network. Everything that runs a scenario builds on it.
+//! This crate is pure: no IO beyond reading the bundled files compiled into it (and the
+//! one file [`parse_file`] is asked to read), no async, no network. Everything that
+//! runs a scenario builds on it.
 
 pub mod catalog;
+pub mod defaults;
+pub mod diag;
 pub mod duration;
 pub mod incident;
+pub mod library;
 pub mod model;
+pub mod parse;
 pub mod rng;
 
 pub use catalog::{FaultDef, FaultKind, Level, ParamDef, Via, CATALOG};
+pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use duration::Duration;
 pub use incident::{sample, ConcreteFault, ConcreteRedHerring, GroundTruth, Incident, TrueCause};
 pub use model::{Scenario, Service, ServiceKind, Topology};
+pub use parse::{parse_bytes, parse_file, parse_str};

@@ -1,0 +1,282 @@
+//! Small helpers that read typed values out of nodes and collect diagnostics instead of
+//! stopping at the first problem.
+
+use crate::catalog::closest;
+use crate::diag::Diagnostic;
+use crate::duration::Duration;
+
+use super::node::{Node, NodeKind, Pos};
+
+/// Reads values out of a node tree, remembering every problem it meets.
+pub struct Decoder<'s> {
+    origin: &'s str,
+    source: &'s str,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'s> Decoder<'s> {
+    /// A decoder for the file `origin` whose text is `source`.
+    pub fn new(origin: &'s str, source: &'s str) -> Self {
+        Decoder {
+            origin,
+            source,
+            diags: Vec::new(),
+        }
+    }
+
+    /// Reports an error at `pos`.
+    pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags.push(Diagnostic::error(
+            self.origin,
+            self.source,
+            pos.line,
+            pos.col,
+            message,
+        ));
+    }
+
+    /// Reports an error at `pos` with a hint.
+    pub fn error_hint(&mut self, pos: Pos, message: impl Into<String>, hint: impl Into<String>) {
+        self.diags.push(
+            Diagnostic::error(self.origin, self.source, pos.line, pos.col, message)
+                .with_hint(hint),
+        );
+    }
+
+    /// Reports an error with an optional hint.
+    pub fn error_maybe_hint(&mut self, pos: Pos, message: impl Into<String>, hint: Option<String>) {
+        match hint {
+            Some(h) => self.error_hint(pos, message, h),
+            None => self.error(pos, message),
+        }
+    }
+
+    /// Whether any error was reported so far.
+    pub fn error_count(&self) -> usize {
+        self.diags.len()
+    }
+
+    /// The diagnostics collected.
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.diags
+    }
+
+    /// A view of a mapping node, or an error saying what `what` should be.
+    pub fn map<'n>(&mut self, node: &'n Node, what: &str) -> Option<MapView<'n>> {
+        match &node.kind {
+            NodeKind::Map(entries) => {
+                let mut keys: Vec<&'n str> = Vec::with_capacity(entries.len());
+                // A duplicate is reported here and then counts as used, so that it is
+                // not reported again as an unknown field.
+                let mut used = vec![false; entries.len()];
+                for (i, (k, _)) in entries.iter().enumerate() {
+                    match k.as_scalar() {
+                        Some(text) => {
+                            if keys.contains(&text) {
+                                self.error_hint(
+                                    k.pos,
+                                    format!("duplicate key `{text}` in {what}"),
+                                    "YAML keeps only one of them; remove or rename the other",
+                                );
+                                used[i] = true;
+                            }
+                            keys.push(text);
+                        }
+                        None => {
+                            self.error(
+                                k.pos,
+                                format!("keys of {what} must be names, found {}", k.describe()),
+                            );
+                            keys.push("");
+                        }
+                    }
+                }
+                Some(MapView {
+                    node,
+                    entries,
+                    keys,
+                    used,
+                })
+            }
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("expected {what} (a mapping), found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    /// The items of a sequence node.
+    pub fn seq<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+        match &node.kind {
+            NodeKind::Seq(items) => Some(items),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("expected {what} (a list), found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    /// The text of a scalar node.
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::Scalar { text, .. } => Some(text.clone()),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("expected {what} (a string), found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A finite number written without quotes.
+    pub fn number(&mut self, node: &Node, what: &str) -> Option<f64> {
+        match &node.kind {
+            NodeKind::Scalar { text, quoted } => match text.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && !quoted => Some(v),
+                Ok(v) if v.is_finite() => {
+                    self.error_hint(
+                        node.pos,
+                        format!("expected {what} (a number), found a quoted string"),
+                        "remove the quotes",
+                    );
+                    None
+                }
+                _ => {
+                    self.error(
+                        node.pos,
+                        format!("expected {what} (a number), found `{text}`"),
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("expected {what} (a number), found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A whole number in `[min, max]`.
+    pub fn integer(&mut self, node: &Node, what: &str, min: u32, max: u32) -> Option<u32> {
+        let v = self.number(node, what)?;
+        if v.fract() != 0.0 || v < f64::from(min) || v > f64::from(max) {
+            self.error(
+                node.pos,
+                format!("{what} must be a whole number from {min} to {max}, found {v}"),
+            );
+            return None;
+        }
+        Some(v as u32)
+    }
+
+    /// A duration like `90s`.
+    pub fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
+        match &node.kind {
+            NodeKind::Scalar { text, .. } => match text.parse::<Duration>() {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    self.error(node.pos, format!("{what}: {e}"));
+                    None
+                }
+            },
+            _ => {
+                self.error(
+                    node.pos,
+                    format!(
+                        "expected {what} (a duration like `90s`), found {}",
+                        node.describe()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// One of `allowed` names, with a did-you-mean on a typo.
+    pub fn one_of<T: Copy>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        allowed: &[(&'static str, T)],
+    ) -> Option<T> {
+        let text = self.string(node, what)?;
+        if let Some((_, v)) = allowed.iter().find(|(n, _)| *n == text) {
+            return Some(*v);
+        }
+        let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+        let hint = match closest(&text, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("expected one of: {}", names.join(", ")),
+        };
+        self.error_hint(node.pos, format!("unknown {what} `{text}`"), hint);
+        None
+    }
+}
+
+/// A mapping being read: fields are taken one by one, and [`MapView::finish`] reports the
+/// ones nobody asked for.
+pub struct MapView<'n> {
+    node: &'n Node,
+    entries: &'n [(Node, Node)],
+    keys: Vec<&'n str>,
+    used: Vec<bool>,
+}
+
+impl<'n> MapView<'n> {
+    /// The value of `key`, if present.
+    pub fn optional(&mut self, key: &str) -> Option<&'n Node> {
+        let i = self.keys.iter().position(|k| *k == key)?;
+        self.used[i] = true;
+        Some(&self.entries[i].1)
+    }
+
+    /// The value of `key`, or an error at the mapping when it is missing.
+    pub fn required(&mut self, d: &mut Decoder<'_>, key: &str, what: &str) -> Option<&'n Node> {
+        let found = self.optional(key);
+        if found.is_none() {
+            d.error(self.node.pos, format!("{what} is missing the field `{key}`"));
+        }
+        found
+    }
+
+    /// The key node and value of every entry, marking all as used (for maps keyed by
+    /// names, like `services`).
+    pub fn entries(&mut self) -> impl Iterator<Item = (&'n str, &'n Node, &'n Node)> + '_ {
+        self.used.iter_mut().for_each(|u| *u = true);
+        self.keys
+            .iter()
+            .zip(self.entries.iter())
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, (kn, v))| (*k, kn, v))
+    }
+
+    /// Reports every key not taken, suggesting the closest of `allowed`.
+    pub fn finish(self, d: &mut Decoder<'_>, what: &str, allowed: &[&str]) {
+        for (i, used) in self.used.iter().enumerate() {
+            let key = self.keys[i];
+            if *used || key.is_empty() {
+                continue;
+            }
+            let hint = match closest(key, allowed.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("{what} takes: {}", allowed.join(", ")),
+            };
+            d.error_hint(
+                self.entries[i].0.pos,
+                format!("unknown field `{key}` in {what}"),
+                hint,
+            );
+        }
+    }
+}
