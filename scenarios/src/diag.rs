@@ -138,7 +138,11 @@ impl fmt::Display for Diagnostic {
             let number = self.line.to_string();
             let pad = " ".repeat(number.len());
             let (text, caret) = excerpt_window(line, self.column);
-            write!(f, "\n{pad} |\n{number} | {text}\n{pad} | {}^", " ".repeat(caret))?;
+            write!(
+                f,
+                "\n{pad} |\n{number} | {text}\n{pad} | {}^",
+                " ".repeat(caret)
+            )?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  = hint: {hint}")?;
@@ -157,12 +161,8 @@ impl Diagnostics {
     /// aliases can produce when the same node is checked twice.
     pub fn sorted(mut items: Vec<Diagnostic>) -> Self {
         items.sort_by(|a, b| {
-            (a.line, a.column, a.severity, &a.message).cmp(&(
-                b.line,
-                b.column,
-                b.severity,
-                &b.message,
-            ))
+            (a.line, a.column, a.severity, &a.message)
+                .cmp(&(b.line, b.column, b.severity, &b.message))
         });
         items.dedup();
         Diagnostics(items)

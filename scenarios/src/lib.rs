@@ -6,19 +6,26 @@
 //! one file [`parse_file`] is asked to read), no async, no network. Everything that
 //! runs a scenario builds on it.
 
+// Tests may unwrap: a panic there is a failed test, which is what we want.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod catalog;
 pub mod defaults;
 pub mod diag;
+pub mod docs;
 pub mod duration;
 pub mod incident;
 pub mod library;
 pub mod model;
 pub mod parse;
 pub mod rng;
+pub mod schema;
 
 pub use catalog::{FaultDef, FaultKind, Level, ParamDef, Via, CATALOG};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use duration::Duration;
 pub use incident::{sample, ConcreteFault, ConcreteRedHerring, GroundTruth, Incident, TrueCause};
+pub use library::{BundledScenario, BundledTopology};
 pub use model::{Scenario, Service, ServiceKind, Topology};
 pub use parse::{parse_bytes, parse_file, parse_str};
+pub use schema::scenario_schema;

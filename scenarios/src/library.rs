@@ -48,7 +48,8 @@ macro_rules! bundled {
     };
 }
 
-static TOPOLOGIES: [BundledTopology; 3] = [topology!("chain"), topology!("shop"), topology!("platform")];
+static TOPOLOGIES: [BundledTopology; 3] =
+    [topology!("chain"), topology!("shop"), topology!("platform")];
 
 static SCENARIOS: [BundledScenario; 30] = [
     bundled!("chain-any-slow-handler"),

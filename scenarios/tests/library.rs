@@ -1,5 +1,7 @@
 //! Every bundled scenario parses, samples, and the library covers the catalog.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 
 use otrashi_scenarios::library;
@@ -20,7 +22,11 @@ fn every_bundled_topology_parses() {
 fn every_bundled_scenario_parses_and_samples() {
     for s in library::scenarios() {
         let scenario = library::load(s.name).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(scenario.metadata.name, s.name, "{}: name differs from file", s.file);
+        assert_eq!(
+            scenario.metadata.name, s.name,
+            "{}: name differs from file",
+            s.file
+        );
         assert!(!scenario.metadata.description.is_empty(), "{}", s.file);
         for seed in 0..20 {
             let incident = sample(&scenario, seed).unwrap_or_else(|e| panic!("{}: {e}", s.name));
@@ -34,10 +40,17 @@ fn every_bundled_scenario_parses_and_samples() {
 fn library_covers_every_fault_kind() {
     let used: BTreeSet<FaultKind> = library::scenarios()
         .iter()
-        .flat_map(|s| library::load(s.name).map(|sc| sc.faults).unwrap_or_default())
+        .flat_map(|s| {
+            library::load(s.name)
+                .map(|sc| sc.faults)
+                .unwrap_or_default()
+        })
         .map(|f| f.kind)
         .collect();
-    let missing: Vec<_> = FaultKind::ALL.iter().filter(|k| !used.contains(k)).collect();
+    let missing: Vec<_> = FaultKind::ALL
+        .iter()
+        .filter(|k| !used.contains(k))
+        .collect();
     assert!(missing.is_empty(), "no bundled scenario for {missing:?}");
 }
 
@@ -47,11 +60,18 @@ fn library_has_the_promised_variety() {
         .iter()
         .map(|s| library::load(s.name).unwrap())
         .collect();
-    let with = |f: &dyn Fn(&otrashi_scenarios::Scenario) -> bool| all.iter().filter(|s| f(s)).count();
-    assert!(with(&|s| s.noise.red_herrings.len() > 0) >= 2);
+    let with =
+        |f: &dyn Fn(&otrashi_scenarios::Scenario) -> bool| all.iter().filter(|s| f(s)).count();
+    assert!(with(&|s| !s.noise.red_herrings.is_empty()) >= 2);
     assert!(with(&|s| s.faults.len() >= 2) >= 1);
     assert!(with(&|s| s.faults.iter().any(|f| f.target == Target::Any)) >= 1);
-    assert!(with(&|s| s.faults.iter().any(|f| matches!(f.target, Target::AnyOf(_)))) >= 10);
+    assert!(
+        with(&|s| s
+            .faults
+            .iter()
+            .any(|f| matches!(f.target, Target::AnyOf(_))))
+            >= 10
+    );
     for topology in ["chain", "shop", "platform"] {
         assert!(with(&|s| s.topology.name == topology) >= 3, "{topology}");
     }
@@ -60,5 +80,9 @@ fn library_has_the_promised_variety() {
 #[test]
 fn unknown_bundled_name_suggests_the_closest() {
     let err = library::load("shop-cart-memory-leek").unwrap_err();
-    assert!(err.to_string().contains("did you mean `shop-cart-memory-leak`?"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("did you mean `shop-cart-memory-leak`?"),
+        "{err}"
+    );
 }

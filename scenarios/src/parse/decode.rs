@@ -38,8 +38,7 @@ impl<'s> Decoder<'s> {
     /// Reports an error at `pos` with a hint.
     pub fn error_hint(&mut self, pos: Pos, message: impl Into<String>, hint: impl Into<String>) {
         self.diags.push(
-            Diagnostic::error(self.origin, self.source, pos.line, pos.col, message)
-                .with_hint(hint),
+            Diagnostic::error(self.origin, self.source, pos.line, pos.col, message).with_hint(hint),
         );
     }
 
@@ -245,7 +244,10 @@ impl<'n> MapView<'n> {
     pub fn required(&mut self, d: &mut Decoder<'_>, key: &str, what: &str) -> Option<&'n Node> {
         let found = self.optional(key);
         if found.is_none() {
-            d.error(self.node.pos, format!("{what} is missing the field `{key}`"));
+            d.error(
+                self.node.pos,
+                format!("{what} is missing the field `{key}`"),
+            );
         }
         found
     }

@@ -194,7 +194,10 @@ pub fn target(
         if topology.service(name).is_none() {
             d.error_maybe_hint(
                 n.pos,
-                format!("target `{name}` is not a service of topology `{}`", topology.name),
+                format!(
+                    "target `{name}` is not a service of topology `{}`",
+                    topology.name
+                ),
                 closest(name, topology.names()).map(|s| format!("did you mean `{s}`?")),
             );
             continue;
@@ -270,7 +273,10 @@ fn params(
             max: p.max,
             min_exclusive: false,
             max_exclusive: false,
-            context: format!("the range of `{}` ({} to {} {})", p.name, p.min, p.max, p.unit),
+            context: format!(
+                "the range of `{}` ({} to {} {})",
+                p.name, p.min, p.max, p.unit
+            ),
         };
         match sampled(
             d,

@@ -67,12 +67,7 @@ fn topology_document(d: &mut Decoder<'_>, root: &Node) -> Option<Topology> {
     (header_ok && has_name).then_some(t).flatten()
 }
 
-fn finish<T>(
-    d: Decoder<'_>,
-    value: Option<T>,
-    origin: &str,
-    what: &str,
-) -> Result<T, Diagnostics> {
+fn finish<T>(d: Decoder<'_>, value: Option<T>, origin: &str, what: &str) -> Result<T, Diagnostics> {
     let diags = d.into_diagnostics();
     match value {
         Some(v) if diags.is_empty() => Ok(v),
@@ -90,13 +85,22 @@ fn fail(d: Diagnostic) -> Diagnostics {
 
 fn read_limited(path: &Path, origin: &str) -> Result<Vec<u8>, Diagnostics> {
     use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| fail(Diagnostic::file_error(origin, format!("cannot read `{origin}`: {e}"))))?;
+    let file = std::fs::File::open(path).map_err(|e| {
+        fail(Diagnostic::file_error(
+            origin,
+            format!("cannot read `{origin}`: {e}"),
+        ))
+    })?;
     let mut bytes = Vec::new();
     // Reading one byte past the limit tells "too big" apart without reading a 50 GB file.
     file.take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| fail(Diagnostic::file_error(origin, format!("cannot read `{origin}`: {e}"))))?;
+        .map_err(|e| {
+            fail(Diagnostic::file_error(
+                origin,
+                format!("cannot read `{origin}`: {e}"),
+            ))
+        })?;
     Ok(bytes)
 }
 
@@ -132,10 +136,7 @@ fn text<'b>(bytes: &'b [u8], origin: &str) -> Result<&'b str, Diagnostics> {
             line,
             column,
             severity: crate::diag::Severity::Error,
-            message: format!(
-                "not a text file: invalid UTF-8 at byte {}",
-                e.valid_up_to()
-            ),
+            message: format!("not a text file: invalid UTF-8 at byte {}", e.valid_up_to()),
             hint: Some("scenario files are UTF-8 YAML".into()),
             excerpt: None,
         })

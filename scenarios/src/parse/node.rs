@@ -194,12 +194,12 @@ pub fn build(source: &str) -> Result<Option<Node>, TreeError> {
             Event::Scalar(text, style, anchor, _tag) => {
                 nodes += 1;
                 let quoted = style != TScalarStyle::Plain;
-                let kind = if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL")
-                {
-                    NodeKind::Null
-                } else {
-                    NodeKind::Scalar { text, quoted }
-                };
+                let kind =
+                    if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
+                        NodeKind::Null
+                    } else {
+                        NodeKind::Scalar { text, quoted }
+                    };
                 Some((Node { kind, pos }, anchor))
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -295,7 +295,10 @@ mod tests {
         };
         assert_eq!(items[1].pos, Pos { line: 4, col: 5 });
         assert_eq!(scalar(&items[1]), "y");
-        assert!(matches!(items[1].kind, NodeKind::Scalar { quoted: true, .. }));
+        assert!(matches!(
+            items[1].kind,
+            NodeKind::Scalar { quoted: true, .. }
+        ));
     }
 
     #[test]

@@ -85,9 +85,12 @@ pub fn header(
 /// Whether `name` is kebab-case: `[a-z0-9]+(-[a-z0-9]+)*`.
 pub fn kebab_case(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .split('-')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && name.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 /// Reads a scenario document.

@@ -123,7 +123,11 @@ fn services(d: &mut Decoder<'_>, node: &Node) -> Option<(Vec<Service>, CallPosit
     Some((out, positions))
 }
 
-fn service<'n>(d: &mut Decoder<'_>, name: &str, node: &'n Node) -> Option<(Service, Vec<&'n Node>)> {
+fn service<'n>(
+    d: &mut Decoder<'_>,
+    name: &str,
+    node: &'n Node,
+) -> Option<(Service, Vec<&'n Node>)> {
     let what = format!("service `{name}`");
     let mut m = d.map(node, &what)?;
     let kind = m

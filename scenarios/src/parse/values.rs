@@ -109,7 +109,9 @@ pub fn sampled(
         }
         _ => {
             let example = match unit {
-                Unit::Seconds => "a duration like `90s` or a distribution like `{uniform: [60s, 120s]}`",
+                Unit::Seconds => {
+                    "a duration like `90s` or a distribution like `{uniform: [60s, 120s]}`"
+                }
                 Unit::Number(_) => "a number or a distribution like `{uniform: [1, 10]}`",
             };
             d.error(
@@ -156,8 +158,22 @@ fn distribution(
                     ),
                 );
             }
-            check(d, items[0].pos, low, &format!("{what} lower bound"), unit, bounds);
-            check(d, items[1].pos, high, &format!("{what} upper bound"), unit, bounds);
+            check(
+                d,
+                items[0].pos,
+                low,
+                &format!("{what} lower bound"),
+                unit,
+                bounds,
+            );
+            check(
+                d,
+                items[1].pos,
+                high,
+                &format!("{what} upper bound"),
+                unit,
+                bounds,
+            );
             Some(Distribution::Uniform { low, high })
         }
         "normal" => {
