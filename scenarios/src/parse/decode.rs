@@ -1,7 +1,6 @@
 //! Small helpers that read typed values out of nodes and collect diagnostics instead of
 //! stopping at the first problem.
 
-use crate::catalog::closest;
 use crate::diag::Diagnostic;
 use crate::duration::Duration;
 
@@ -214,7 +213,7 @@ impl<'s> Decoder<'s> {
             return Some(*v);
         }
         let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
-        let hint = match closest(&text, names.iter().copied()) {
+        let hint = match suggest(&text, names.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("expected one of: {}", names.join(", ")),
         };
@@ -270,7 +269,7 @@ impl<'n> MapView<'n> {
             if *used || key.is_empty() {
                 continue;
             }
-            let hint = match closest(key, allowed.iter().copied()) {
+            let hint = match suggest(key, allowed.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("{what} takes: {}", allowed.join(", ")),
             };
@@ -280,5 +279,65 @@ impl<'n> MapView<'n> {
                 hint,
             );
         }
+    }
+}
+
+/// The allowed name closest to `given`, if it is close enough to be a typo. Like
+/// [`crate::catalog::closest`], but a swap of two neighbouring letters (`crat` for
+/// `cart`) counts as one edit, since that is the commonest typo in short names.
+pub fn suggest<'a>(given: &str, allowed: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (given.chars().count() / 3).max(1);
+    let mut best: Option<(usize, &'a str)> = None;
+    for candidate in allowed {
+        let tail = candidate.rsplit_once('.').map_or(candidate, |(_, t)| t);
+        let d = osa_distance(given, candidate).min(osa_distance(given, tail));
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, candidate));
+        }
+    }
+    best.filter(|(d, _)| *d <= limit).map(|(_, c)| c)
+}
+
+/// Optimal string alignment distance: Levenshtein plus adjacent transpositions.
+fn osa_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpositions_are_one_edit() {
+        assert_eq!(osa_distance("crat", "cart"), 1);
+        assert_eq!(osa_distance("", "abc"), 3);
+        assert_eq!(suggest("wbe", ["web", "api"]), Some("web"));
+        assert_eq!(suggest("zzz", ["web", "api"]), None);
+        assert_eq!(
+            suggest("memory_leek", ["code.memory_leak"]),
+            Some("code.memory_leak")
+        );
     }
 }

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::{closest, FaultKind, Level, Via};
+use crate::catalog::{FaultKind, Level, Via};
 use crate::incident::{eligible_targets, kind_fits_service, meets_requirement};
 use crate::model::{FaultSpec, Target, Timeline, Topology};
 
-use super::decode::Decoder;
+use super::decode::{suggest, Decoder};
 use super::node::{Node, NodeKind};
 use super::values::{sampled, Bounds, Unit};
 
@@ -118,7 +118,7 @@ fn fault_kind(d: &mut Decoder<'_>, node: &Node) -> Option<FaultKind> {
     if let Some(k) = FaultKind::parse(&name) {
         return Some(k);
     }
-    let hint = match closest(&name, FaultKind::ALL.iter().map(|k| k.as_str())) {
+    let hint = match suggest(&name, FaultKind::ALL.iter().map(|k| k.as_str())) {
         Some(s) => format!("did you mean `{s}`?"),
         None => "see docs/faults.md for every fault kind".to_owned(),
     };
@@ -198,7 +198,7 @@ pub fn target(
                     "target `{name}` is not a service of topology `{}`",
                     topology.name
                 ),
-                closest(name, topology.names()).map(|s| format!("did you mean `{s}`?")),
+                suggest(name, topology.names()).map(|s| format!("did you mean `{s}`?")),
             );
             continue;
         }
@@ -256,7 +256,7 @@ fn params(
                     format!("`{kind}` takes no parameters"),
                 );
             } else {
-                let hint = match closest(name, names.iter().copied()) {
+                let hint = match suggest(name, names.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("`{kind}` takes: {}", names.join(", ")),
                 };

@@ -227,26 +227,35 @@ pub fn build(source: &str) -> Result<Option<Node>, TreeError> {
                 });
                 None
             }
+            // yaml-rust2 marks a block collection where it noticed it, after its first
+            // key or item; the earlier of that and the first child is where a person
+            // sees it start.
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq { pos, anchor, items }) => Some((
-                    Node {
-                        kind: NodeKind::Seq(items),
-                        pos,
-                    },
-                    anchor,
-                )),
+                Some(Frame::Seq { pos, anchor, items }) => {
+                    let pos = items.first().map_or(pos, |i| i.pos.min(pos));
+                    Some((
+                        Node {
+                            kind: NodeKind::Seq(items),
+                            pos,
+                        },
+                        anchor,
+                    ))
+                }
                 Some(Frame::Map {
                     pos,
                     anchor,
                     entries,
                     ..
-                }) => Some((
-                    Node {
-                        kind: NodeKind::Map(entries),
-                        pos,
-                    },
-                    anchor,
-                )),
+                }) => {
+                    let pos = entries.first().map_or(pos, |(k, _)| k.pos.min(pos));
+                    Some((
+                        Node {
+                            kind: NodeKind::Map(entries),
+                            pos,
+                        },
+                        anchor,
+                    ))
+                }
                 None => return Err(TreeError::new(pos, "unbalanced YAML collection end")),
             },
         };

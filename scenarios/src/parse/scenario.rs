@@ -1,13 +1,12 @@
 //! Reading and validating a scenario document.
 
-use crate::catalog::closest;
 use crate::duration::Duration;
 use crate::model::{
     AlertSpec, Load, LoadPattern, Metadata, Noise, NoiseLevel, RedHerringKind, RedHerringSpec,
     Scenario, Timeline, Topology, TopologySource, API_VERSION,
 };
 
-use super::decode::Decoder;
+use super::decode::{suggest, Decoder};
 use super::faults::{fault, target, FaultContext};
 use super::node::{Node, NodeKind};
 use super::topology::{topology_fields, TOPOLOGY_FIELDS};
@@ -197,7 +196,7 @@ fn topology(
             Some(t) => Some((t, TopologySource::Bundled(text.clone()))),
             None => {
                 let names = crate::library::topology_names();
-                let hint = match closest(text, names.iter().copied()) {
+                let hint = match suggest(text, names.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!(
                         "bundled topologies: {}; or write the services inline",
@@ -391,7 +390,7 @@ fn alert(d: &mut Decoder<'_>, node: &Node, topology: Option<&Topology>) -> Optio
             d.error_maybe_hint(
                 n.pos,
                 format!("alert service `{name}` is not in topology `{}`", t.name),
-                closest(name, t.names()).map(|s| format!("did you mean `{s}`?")),
+                suggest(name, t.names()).map(|s| format!("did you mean `{s}`?")),
             );
             return None;
         }

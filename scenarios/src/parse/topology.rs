@@ -1,10 +1,9 @@
 //! Reading a service graph: inline in a scenario, or a bundled topology file.
 
-use crate::catalog::closest;
 use crate::defaults::service_defaults;
 use crate::model::{Runtime, Service, ServiceKind, Topology};
 
-use super::decode::{Decoder, MapView};
+use super::decode::{suggest, Decoder, MapView};
 use super::node::{Node, Pos};
 
 const SERVICE_FIELDS: [&str; 8] = [
@@ -61,7 +60,7 @@ pub fn topology_fields(
             d.error_maybe_hint(
                 node.pos,
                 format!("entry service `{entry}` is not declared in `services`"),
-                closest(entry, services.iter().map(|s| s.name.as_str()))
+                suggest(entry, services.iter().map(|s| s.name.as_str()))
                     .map(|s| format!("did you mean `{s}`?")),
             );
         }
@@ -115,7 +114,7 @@ fn services(d: &mut Decoder<'_>, node: &Node) -> Option<(Vec<Service>, CallPosit
                         "`{}` calls `{callee}`, which is not declared in `services`",
                         service.name
                     ),
-                    closest(callee, names.iter().copied()).map(|s| format!("did you mean `{s}`?")),
+                    suggest(callee, names.iter().copied()).map(|s| format!("did you mean `{s}`?")),
                 );
             }
         }

@@ -4,7 +4,7 @@
 use crate::duration::Duration;
 use crate::model::{Distribution, Sampled};
 
-use super::decode::Decoder;
+use super::decode::{suggest, Decoder};
 use super::node::{Node, NodeKind, Pos};
 
 /// What the numbers of a sampled value are.
@@ -273,7 +273,7 @@ fn distribution(
             (values.len() == items.len()).then_some(Distribution::Choice { values })
         }
         other => {
-            let hint = match crate::catalog::closest(other, DISTRIBUTIONS) {
+            let hint = match suggest(other, DISTRIBUTIONS) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("use one of: {}", DISTRIBUTIONS.join(", ")),
             };
