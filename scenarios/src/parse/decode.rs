@@ -6,6 +6,19 @@ use crate::duration::Duration;
 
 use super::node::{Node, NodeKind, Pos};
 
+/// Longest message or hint kept, in characters. Messages quote what the file says, and
+/// a file may say a megabyte on one line; the excerpt shows the place anyway.
+const MAX_MESSAGE: usize = 300;
+
+fn cap(text: String) -> String {
+    if text.chars().count() <= MAX_MESSAGE {
+        return text;
+    }
+    let mut short: String = text.chars().take(MAX_MESSAGE).collect();
+    short.push('…');
+    short
+}
+
 /// Reads values out of a node tree, remembering every problem it meets.
 pub struct Decoder<'s> {
     origin: &'s str,
@@ -30,14 +43,21 @@ impl<'s> Decoder<'s> {
             self.source,
             pos.line,
             pos.col,
-            message,
+            cap(message.into()),
         ));
     }
 
     /// Reports an error at `pos` with a hint.
     pub fn error_hint(&mut self, pos: Pos, message: impl Into<String>, hint: impl Into<String>) {
         self.diags.push(
-            Diagnostic::error(self.origin, self.source, pos.line, pos.col, message).with_hint(hint),
+            Diagnostic::error(
+                self.origin,
+                self.source,
+                pos.line,
+                pos.col,
+                cap(message.into()),
+            )
+            .with_hint(cap(hint.into())),
         );
     }
 
