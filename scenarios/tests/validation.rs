@@ -728,3 +728,28 @@ fn missing_file_names_the_path() {
         "{err}"
     );
 }
+
+#[test]
+fn unrelated_deploy_needs_own_code() {
+    let src = plus(
+        SHOP,
+        "noise:\n  red_herrings:\n    - {kind: unrelated_deploy, target: redis, at: 2m}",
+    );
+    let d = diag_at(
+        &src,
+        13,
+        col(&src, 13, "redis"),
+        "`unrelated_deploy` needs a service that runs its own code, and `redis` is a cache",
+    );
+    assert!(hint(&d).contains("`any`"));
+}
+
+#[test]
+fn too_many_services() {
+    let mut src = String::from("apiVersion: otrashi/v1\nkind: Scenario\nmetadata: {name: t}\ntopology:\n  entry: s0\n  services:\n");
+    for i in 0..501 {
+        src.push_str(&format!("    s{i}: {{kind: api}}\n"));
+    }
+    src.push_str("faults:\n  - {id: f, kind: hot_loop, target: s0, at: 90s}\n");
+    diag_at(&src, 7, 5, "a topology has at most 500 services, found 501");
+}

@@ -19,46 +19,87 @@ fn cap(text: String) -> String {
     short
 }
 
+/// Most diagnostics kept per file. Past this, a person fixes the first ones and runs
+/// again; and a hostile file cannot make us build a million messages.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
 /// Reads values out of a node tree, remembering every problem it meets.
 pub struct Decoder<'s> {
     origin: &'s str,
     source: &'s str,
+    /// Byte offset where each line starts, so that excerpts cost O(1), not a scan.
+    line_starts: Vec<usize>,
     diags: Vec<Diagnostic>,
+    errors: usize,
 }
 
 impl<'s> Decoder<'s> {
     /// A decoder for the file `origin` whose text is `source`.
     pub fn new(origin: &'s str, source: &'s str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         Decoder {
             origin,
             source,
+            line_starts,
             diags: Vec::new(),
+            errors: 0,
         }
+    }
+
+    fn excerpt(&self, line: usize) -> Option<String> {
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.source.len(), |next| next - 1);
+        let text = self.source.get(start..end)?;
+        Some(text.strip_suffix('\r').unwrap_or(text).to_owned())
+    }
+
+    fn push(&mut self, pos: Pos, message: String, hint: Option<String>) {
+        self.errors += 1;
+        if self.full() {
+            return;
+        }
+        self.diags.push(Diagnostic {
+            origin: self.origin.to_owned(),
+            line: pos.line,
+            column: pos.col,
+            severity: crate::diag::Severity::Error,
+            message: cap(message),
+            hint: hint.map(cap),
+            excerpt: self.excerpt(pos.line),
+        });
+    }
+
+    /// Whether the diagnostic limit is reached; costly hints are skipped from then on.
+    pub fn full(&self) -> bool {
+        self.diags.len() >= MAX_DIAGNOSTICS
+    }
+
+    /// "did you mean `x`?" for the name in `allowed` closest to `given`, unless the
+    /// diagnostic limit is reached (the hint would be dropped anyway).
+    pub fn did_you_mean<'a>(
+        &self,
+        given: &str,
+        allowed: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        if self.full() {
+            return None;
+        }
+        suggest(given, allowed).map(|s| format!("did you mean `{s}`?"))
     }
 
     /// Reports an error at `pos`.
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.diags.push(Diagnostic::error(
-            self.origin,
-            self.source,
-            pos.line,
-            pos.col,
-            cap(message.into()),
-        ));
+        self.push(pos, message.into(), None);
     }
 
     /// Reports an error at `pos` with a hint.
     pub fn error_hint(&mut self, pos: Pos, message: impl Into<String>, hint: impl Into<String>) {
-        self.diags.push(
-            Diagnostic::error(
-                self.origin,
-                self.source,
-                pos.line,
-                pos.col,
-                cap(message.into()),
-            )
-            .with_hint(cap(hint.into())),
-        );
+        self.push(pos, message.into(), Some(hint.into()));
     }
 
     /// Reports an error with an optional hint.
@@ -69,13 +110,20 @@ impl<'s> Decoder<'s> {
         }
     }
 
-    /// Whether any error was reported so far.
+    /// How many errors were reported so far, including those past the limit.
     pub fn error_count(&self) -> usize {
-        self.diags.len()
+        self.errors
     }
 
-    /// The diagnostics collected.
-    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+    /// The diagnostics collected, with a note when some were dropped.
+    pub fn into_diagnostics(mut self) -> Vec<Diagnostic> {
+        if self.errors > self.diags.len() {
+            let dropped = self.errors - self.diags.len();
+            self.diags.push(Diagnostic::file_error(
+                self.origin,
+                format!("… and {dropped} more errors not shown"),
+            ));
+        }
         self.diags
     }
 
@@ -306,6 +354,10 @@ impl<'n> MapView<'n> {
 /// [`crate::catalog::closest`], but a swap of two neighbouring letters (`crat` for
 /// `cart`) counts as one edit, since that is the commonest typo in short names.
 pub fn suggest<'a>(given: &str, allowed: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // Names are short; a megabyte-long "name" is not a typo worth an O(n·m) table.
+    if given.len() > MAX_SUGGESTED_LEN {
+        return None;
+    }
     let limit = (given.chars().count() / 3).max(1);
     let mut best: Option<(usize, &'a str)> = None;
     for candidate in allowed {
@@ -317,6 +369,9 @@ pub fn suggest<'a>(given: &str, allowed: impl IntoIterator<Item = &'a str>) -> O
     }
     best.filter(|(d, _)| *d <= limit).map(|(_, c)| c)
 }
+
+/// Longest name for which a suggestion is computed.
+const MAX_SUGGESTED_LEN: usize = 64;
 
 /// Optimal string alignment distance: Levenshtein plus adjacent transpositions.
 fn osa_distance(a: &str, b: &str) -> usize {

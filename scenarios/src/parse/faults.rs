@@ -166,6 +166,13 @@ pub fn target(
                 d.error(any_of?.pos, "`any_of` needs at least one service");
                 return None;
             }
+            if items.len() > super::MAX_SERVICES {
+                d.error(
+                    any_of?.pos,
+                    format!("`any_of` lists at most {} services", super::MAX_SERVICES),
+                );
+                return None;
+            }
             let mut names = Vec::with_capacity(items.len());
             for item in items {
                 names.push(d.string(item, "a service name"));
@@ -198,7 +205,7 @@ pub fn target(
                     "target `{name}` is not a service of topology `{}`",
                     topology.name
                 ),
-                suggest(name, topology.names()).map(|s| format!("did you mean `{s}`?")),
+                d.did_you_mean(name, topology.names()),
             );
             continue;
         }

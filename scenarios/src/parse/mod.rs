@@ -25,6 +25,16 @@ pub use topology::valid_service_name;
 /// Largest file accepted, in bytes. Scenario files are a few kilobytes.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 
+/// Most services a topology may have. Far above any gym system, and it keeps the
+/// graph checks (some quadratic in the number of services) fast on hostile input.
+pub const MAX_SERVICES: usize = 500;
+
+/// Most faults a scenario may inject.
+pub const MAX_FAULTS: usize = 100;
+
+/// Most red herrings a scenario may add.
+pub const MAX_RED_HERRINGS: usize = 100;
+
 const EMPTY_MESSAGE: &str = "file is empty; a scenario starts with `apiVersion: otrashi/v1`";
 
 /// Parses and validates a scenario from text. `origin` names the source in diagnostics.

@@ -3,7 +3,7 @@
 use crate::duration::Duration;
 use crate::model::{
     AlertSpec, Load, LoadPattern, Metadata, Noise, NoiseLevel, RedHerringKind, RedHerringSpec,
-    Scenario, Timeline, Topology, TopologySource, API_VERSION,
+    Scenario, Target, Timeline, Topology, TopologySource, API_VERSION,
 };
 
 use super::decode::{suggest, Decoder};
@@ -299,6 +299,17 @@ fn faults(
         );
         return None;
     }
+    if items.len() > super::MAX_FAULTS {
+        d.error(
+            node.pos,
+            format!(
+                "a scenario has at most {} faults, found {}",
+                super::MAX_FAULTS,
+                items.len()
+            ),
+        );
+        return None;
+    }
     let mut ids: Vec<(String, usize)> = Vec::new();
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -324,6 +335,16 @@ fn noise(d: &mut Decoder<'_>, node: &Node, cx: &FaultContext<'_>) -> Option<Nois
     let mut red_herrings = Vec::new();
     let mut ok = true;
     if let Some(items) = herrings.and_then(|n| d.seq(n, "`red_herrings`")) {
+        if items.len() > super::MAX_RED_HERRINGS {
+            d.error(
+                node.pos,
+                format!(
+                    "a scenario has at most {} red herrings",
+                    super::MAX_RED_HERRINGS
+                ),
+            );
+            return None;
+        }
         for item in items {
             match red_herring(d, item, cx) {
                 Some(r) => red_herrings.push(r),
@@ -350,6 +371,28 @@ fn red_herring(d: &mut Decoder<'_>, node: &Node, cx: &FaultContext<'_>) -> Optio
         .collect();
     let kind = kind_node.and_then(|n| d.one_of(n, "red herring kind", &kinds));
     let target = target_node.and_then(|n| target(d, n, cx.topology, None));
+    // A deploy needs a service that runs its own code; a datastore has no releases.
+    if let (Some(RedHerringKind::UnrelatedDeploy), Some(t), Some(topology), Some(n)) =
+        (kind, &target, cx.topology, target_node)
+    {
+        let named: Vec<&String> = match t {
+            Target::Service(s) => vec![s],
+            Target::AnyOf(names) => names.iter().collect(),
+            Target::Any => Vec::new(),
+        };
+        for name in named {
+            if let Some(s) = topology.service(name).filter(|s| !s.kind.runs_own_code()) {
+                d.error_hint(
+                    n.pos,
+                    format!(
+                        "an `unrelated_deploy` needs a service that runs its own code, and `{name}` is a {}",
+                        s.kind.as_str()
+                    ),
+                    "pick a web, api or worker service, or `any`",
+                );
+            }
+        }
+    }
     let at = at_node.and_then(|n| {
         let bounds = cx.timeline.map(|t| Bounds {
             min: 0.0,
@@ -390,7 +433,7 @@ fn alert(d: &mut Decoder<'_>, node: &Node, topology: Option<&Topology>) -> Optio
             d.error_maybe_hint(
                 n.pos,
                 format!("alert service `{name}` is not in topology `{}`", t.name),
-                suggest(name, t.names()).map(|s| format!("did you mean `{s}`?")),
+                d.did_you_mean(name, t.names()),
             );
             return None;
         }

@@ -3,7 +3,7 @@
 use crate::defaults::service_defaults;
 use crate::model::{Runtime, Service, ServiceKind, Topology};
 
-use super::decode::{suggest, Decoder, MapView};
+use super::decode::{Decoder, MapView};
 use super::node::{Node, Pos};
 
 const SERVICE_FIELDS: [&str; 8] = [
@@ -60,8 +60,7 @@ pub fn topology_fields(
             d.error_maybe_hint(
                 node.pos,
                 format!("entry service `{entry}` is not declared in `services`"),
-                suggest(entry, services.iter().map(|s| s.name.as_str()))
-                    .map(|s| format!("did you mean `{s}`?")),
+                d.did_you_mean(entry, services.iter().map(|s| s.name.as_str())),
             );
         }
     }
@@ -83,6 +82,17 @@ fn services(d: &mut Decoder<'_>, node: &Node) -> Option<(Vec<Service>, CallPosit
     let entries: Vec<_> = m.entries().collect();
     if entries.is_empty() {
         d.error(node.pos, "a topology needs at least one service");
+        return None;
+    }
+    if entries.len() > super::MAX_SERVICES {
+        d.error(
+            node.pos,
+            format!(
+                "a topology has at most {} services, found {}",
+                super::MAX_SERVICES,
+                entries.len()
+            ),
+        );
         return None;
     }
     let mut out = Vec::with_capacity(entries.len());
@@ -114,7 +124,7 @@ fn services(d: &mut Decoder<'_>, node: &Node) -> Option<(Vec<Service>, CallPosit
                         "`{}` calls `{callee}`, which is not declared in `services`",
                         service.name
                     ),
-                    suggest(callee, names.iter().copied()).map(|s| format!("did you mean `{s}`?")),
+                    d.did_you_mean(callee, names.iter().copied()),
                 );
             }
         }
@@ -146,7 +156,15 @@ fn service<'n>(
 
     let mut call_names = Vec::new();
     let mut call_nodes = Vec::new();
-    if let Some(items) = calls.and_then(|n| d.seq(n, "`calls` (service names)")) {
+    let calls = calls.and_then(|n| d.seq(n, "`calls` (service names)").map(|items| (n, items)));
+    if let Some((n, items)) = calls {
+        if items.len() > super::MAX_SERVICES {
+            d.error(
+                n.pos,
+                format!("`{name}` calls more than {} services", super::MAX_SERVICES),
+            );
+            return None;
+        }
         for item in items {
             if let Some(callee) = d.string(item, "a called service name") {
                 if call_names.contains(&callee) {
