@@ -12,9 +12,14 @@ use crate::catalog::{FaultDef, Level, CATALOG};
 use crate::docs::num;
 use crate::model::{LoadPattern, RedHerringKind, Runtime, ServiceKind, API_VERSION};
 
-/// Matches what [`crate::Duration`] reads: units `h`, `m`, `s`, `ms`, largest first.
-pub const DURATION_PATTERN: &str =
-    r"^(?=\d)(\d+(\.\d+)?h)?(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?$";
+/// Matches what [`crate::Duration`] reads: units `h`, `m`, `s`, `ms`, largest first,
+/// at least one. Written without lookahead, which not every schema validator supports.
+pub const DURATION_PATTERN: &str = concat!(
+    r"^(\d+(\.\d+)?h(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?",
+    r"|\d+(\.\d+)?m(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?",
+    r"|\d+(\.\d+)?s(\d+(\.\d+)?ms)?",
+    r"|\d+(\.\d+)?ms)$"
+);
 
 fn names<T: Copy>(items: &[T], f: fn(T) -> &'static str) -> Vec<&'static str> {
     items.iter().map(|i| f(*i)).collect()
