@@ -62,3 +62,11 @@ fn format_reference_example_parses_and_is_a_library_file() {
         bundled.file
     );
 }
+
+#[test]
+fn library_index_is_fresh() {
+    check_generated(
+        "library.md",
+        &otrashi_scenarios::docs::render_library_markdown(),
+    );
+}

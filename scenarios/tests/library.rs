@@ -86,3 +86,39 @@ fn unknown_bundled_name_suggests_the_closest() {
         "{err}"
     );
 }
+
+#[test]
+fn files_on_disk_match_the_compiled_library() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for s in library::scenarios() {
+        let from_disk = otrashi_scenarios::parse_file(&root.join(s.file)).unwrap();
+        assert_eq!(from_disk, library::load(s.name).unwrap(), "{}", s.file);
+    }
+    let yaml_files = std::fs::read_dir(root.join("library"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "yaml")
+        })
+        .count();
+    assert_eq!(
+        yaml_files,
+        library::scenarios().len(),
+        "a file in library/ is not bundled"
+    );
+}
+
+#[test]
+fn some_scenario_uses_an_inline_topology() {
+    let inline = library::scenarios()
+        .iter()
+        .filter(|s| {
+            library::load(s.name).unwrap().topology_source
+                == otrashi_scenarios::model::TopologySource::Inline
+        })
+        .count();
+    assert!(inline >= 1);
+}
