@@ -19,7 +19,9 @@ pub enum DurationError {
     #[error("empty duration; write it like `90s`, `5m` or `1h30m`")]
     Empty,
     /// A number without a unit, or an unknown unit.
-    #[error("`{0}` is not a duration; write a number and a unit (ms, s, m, h), like `90s` or `5m`")]
+    #[error(
+        "`{0}` is not a duration; write a number and a unit (ms, s, m, h), like `90s` or `5m`"
+    )]
     Malformed(String),
     /// The value does not fit.
     #[error("`{0}` is too long; durations are limited to 100 days")]
@@ -188,7 +190,11 @@ mod tests {
             ("2m30s", 150_000),
         ];
         for (text, ms) in cases {
-            assert_eq!(text.parse::<Duration>(), Ok(Duration::from_millis(ms)), "{text}");
+            assert_eq!(
+                text.parse::<Duration>(),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
         }
     }
 

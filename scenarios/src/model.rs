@@ -223,7 +223,9 @@ impl Topology {
     /// Every service that reaches `name` through calls (its transitive callers), in
     /// breadth-first order, without `name` itself.
     pub fn upstream_of(&self, name: &str) -> Vec<String> {
-        self.walk(name, |t, n| t.callers_of(n).map(|s| s.name.clone()).collect())
+        self.walk(name, |t, n| {
+            t.callers_of(n).map(|s| s.name.clone()).collect()
+        })
     }
 
     /// Every service that `name` reaches through calls, breadth-first, without `name`.
