@@ -1,10 +1,14 @@
 //! The `otrashi` command. Thin on purpose: it parses arguments, calls the library crates,
 //! and turns their results into output and exit codes.
 
+mod agent_process;
 mod args;
 mod commands;
 mod exit;
+mod output;
 mod resolve;
+mod scoreboard;
+mod session;
 
 use std::process::ExitCode;
 

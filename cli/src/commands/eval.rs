@@ -1,0 +1,197 @@
+//! `otrashi eval`: every scenario over N seeds, a score table, and regression gates.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use super::print_json;
+use crate::args::EvalArgs;
+use crate::exit::{InputError, CHECK_FAILED};
+use crate::resolve;
+use crate::scoreboard::{regressions, EpisodeRow, EvalResult, EVAL_FORMAT};
+use crate::session::{self, Settings};
+
+pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let mut names = args.scenarios.clone();
+    if args.all {
+        names.extend(resolve::all_bundled());
+    }
+    if names.is_empty() {
+        return Err(InputError(
+            "name at least one scenario, or pass --all for the whole bundled library".into(),
+        )
+        .into());
+    }
+    if args.seeds == 0 {
+        return Err(InputError("--seeds must be at least 1".into()).into());
+    }
+    let scenarios = names
+        .iter()
+        .map(|n| resolve::scenario(n))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let previous = match &args.compare {
+        Some(path) => Some(read_previous(path)?),
+        None => None,
+    };
+    let cancel = CancellationToken::new();
+    let settings = Settings::from_args(&args.agent, cancel.clone())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+
+    let total = scenarios.len() as u64 * args.seeds;
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} episodes · {elapsed} · {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let rows = runtime.block_on(async {
+        let on_ctrl_c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_ctrl_c.cancel();
+            }
+        });
+        let mut rows = Vec::with_capacity(total as usize);
+        for resolved in &scenarios {
+            for seed in 0..args.seeds {
+                if cancel.is_cancelled() {
+                    anyhow::bail!("interrupted after {} of {total} episodes", rows.len());
+                }
+                bar.set_message(format!("{} seed {seed}", resolved.scenario.metadata.name));
+                let gym = settings.gym(resolved.scenario.clone());
+                let played = session::play(gym, &settings, Some(seed)).await.with_context(|| {
+                    format!("{} seed {seed}", resolved.scenario.metadata.name)
+                })?;
+                let dir = match &args.out {
+                    Some(out) => {
+                        let dir = session::episode_dir(out, &played);
+                        otrashi_gym::artifacts::write_episode_dir(
+                            &dir,
+                            &played.gym,
+                            played.failure.as_deref(),
+                            played.agent_stderr.as_deref(),
+                        )?;
+                        Some(dir.display().to_string())
+                    }
+                    None => None,
+                };
+                rows.push(row_of(&played, dir));
+                bar.inc(1);
+            }
+        }
+        Ok(rows)
+    })?;
+    bar.finish_and_clear();
+
+    let result = EvalResult::new(&settings.agent.label(), "sim", rows);
+    let found = previous
+        .as_ref()
+        .map(|prev| regressions(prev, &result, args.tolerance))
+        .unwrap_or_default();
+    let under = args
+        .fail_under
+        .filter(|threshold| result.summary.mean_score < *threshold);
+
+    if args.json {
+        print_json(&result)?;
+    } else {
+        print_table(&result);
+    }
+    for r in &found {
+        println!("regression: {r}");
+    }
+    if let Some(prev) = &previous {
+        for name in prev.scenarios.keys() {
+            if !result.scenarios.contains_key(name) {
+                println!("note: {name} is in the previous result but was not evaluated now");
+            }
+        }
+        if found.is_empty() {
+            println!("no regression against the previous result (tolerance {})", args.tolerance);
+        }
+    }
+    if let Some(threshold) = under {
+        println!(
+            "mean score {:.3} is under --fail-under {threshold}",
+            result.summary.mean_score
+        );
+    }
+    Ok(if found.is_empty() && under.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(CHECK_FAILED)
+    })
+}
+
+fn read_previous(path: &std::path::Path) -> anyhow::Result<EvalResult> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("cannot read --compare file {}: {e}", path.display())))?;
+    let result: EvalResult = serde_json::from_str(&text).map_err(|e| {
+        InputError(format!(
+            "{} is not an `otrashi eval --json` result ({e}); produce one with `otrashi eval … --json > {}`",
+            path.display(),
+            path.display()
+        ))
+    })?;
+    if result.format != EVAL_FORMAT {
+        return Err(InputError(format!(
+            "{} has format `{}`, this otrashi reads `{EVAL_FORMAT}`",
+            path.display(),
+            result.format
+        ))
+        .into());
+    }
+    Ok(result)
+}
+
+fn row_of(played: &session::Played, dir: Option<String>) -> EpisodeRow {
+    let gym = &played.gym;
+    let truth: Vec<String> = gym
+        .revealed_truth()
+        .map(|t| t.root_causes.iter().map(|c| c.component.clone()).collect())
+        .unwrap_or_default();
+    let predicted: Vec<String> = gym
+        .report()
+        .map(|r| r.root_causes.iter().map(|c| c.component.clone()).collect())
+        .unwrap_or_default();
+    let (ac1, ac3) = EpisodeRow::accuracy(&predicted, &truth);
+    EpisodeRow {
+        scenario: played.info.scenario.clone(),
+        seed: played.info.seed,
+        score: gym.reward().map_or(0.0, |r| r.total),
+        ac1,
+        ac3,
+        truth,
+        predicted,
+        steps: u32::try_from(gym.trajectory().len()).unwrap_or(u32::MAX),
+        failure: played.failure.clone(),
+        dir,
+    }
+}
+
+fn print_table(result: &EvalResult) {
+    println!(
+        "{:<40} {:>8} {:>6} {:>6} {:>6}",
+        "SCENARIO", "EPISODES", "SCORE", "AC@1", "AC@3"
+    );
+    for (name, s) in &result.scenarios {
+        println!(
+            "{:<40} {:>8} {:>6.3} {:>6.2} {:>6.2}",
+            name, s.episodes, s.mean_score, s.ac1, s.ac3
+        );
+    }
+    let s = &result.summary;
+    println!(
+        "{:<40} {:>8} {:>6.3} {:>6.2} {:>6.2}",
+        "ALL", s.episodes, s.mean_score, s.ac1, s.ac3
+    );
+    println!(
+        "\nagent {} · {} episodes · {} failed (no report, timeout or budget)",
+        result.agent, s.episodes, s.failures
+    );
+}
