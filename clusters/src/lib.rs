@@ -1,0 +1,11 @@
+//! The backends of the otrashi chaos gym.
+//!
+//! [`sim`] is the embedded simulator: it turns a concrete incident into full CoMELT
+//! telemetry (code changes, metrics, events, logs, traces) in milliseconds, with no
+//! containers, so that RL training can run thousands of episodes per minute and tests
+//! can pin what each fault looks like. Real backends (Docker, Kubernetes) come behind
+//! cargo features and deliver the same [`otrashi_gym::Telemetry`].
+
+pub mod sim;
+
+pub use sim::{bench_incident, simulate, SimBackend};
