@@ -263,6 +263,10 @@ impl<'a> Sim<'a> {
                 let calls = processed * fanout(p, to, m.bypass) * m.call_mult;
                 self.edges[e].calls = calls;
                 self.edges[e].slow_query = if Some(to) == p.db { m.slow_query } else { 0.0 };
+                if self.edges[e].slow_query > 0.0 {
+                    // A query that cannot use an index scans: part of its time is CPU.
+                    self.mods[to].db_scan_cpu += calls * m.slow_query / 1000.0 * 0.15;
+                }
                 self.tick[to].demand += calls * self.gate[to].reach();
             }
         }
@@ -275,7 +279,13 @@ impl<'a> Sim<'a> {
             let p = &self.prof[i];
             let m = self.mods[i];
             let tk = self.tick[i];
-            let mut own = Moments::lognormal(p.own_ms * self.jit[i], p.own_sigma)
+            // Datastores slow down with load beyond their usual (locks, cache misses).
+            let contention = if p.kind == ServiceKind::Database {
+                1.0 + 0.15 * (tk.demand / p.base_rps - 1.0).max(0.0)
+            } else {
+                1.0
+            };
+            let mut own = Moments::lognormal(p.own_ms * self.jit[i] * contention, p.own_sigma)
                 .scaled(tk.qfactor)
                 .plus(m.extra);
             if m.disk_lat > 0.0 {
@@ -283,6 +293,14 @@ impl<'a> Sim<'a> {
             }
             if tk.gc_pressure > 0.0 {
                 own = own.plus(Moments::bernoulli((tk.gc_pressure * 0.2).min(0.3), 250.0));
+            }
+            if tk.throttled > 0.0 {
+                // A throttled request waits out the rest of the CFS period.
+                own = own.plus(Moments::bernoulli(tk.throttled / 10.0, 60.0));
+            }
+            if m.call_mult > 1.0 {
+                // Each retried attempt is abandoned at the tight client timeout first.
+                own = own.plus(Moments::normal((m.call_mult - 1.0) * 50.0, 20.0));
             }
             let own_median = libm::exp(own.to_lognormal().0);
             let timeout = p.timeout_ms;
@@ -443,9 +461,10 @@ impl<'a> Sim<'a> {
                 let answered = (1.0 - r.hang).max(1e-9);
                 a.w += w;
                 a.w_fast += w * r.fast_fail / answered;
+                a.w_fast_ms += w * r.fast_fail / answered * r.fast_ms;
                 // Requests stuck in an overflowing queue are answered 503 after the
                 // queue timeout; they count as slow answers on the server side.
-                a.w_slow += w * (r.slow_fail + r.hang) / answered.max(1.0);
+                a.w_slow += w * (r.slow_fail + r.hang);
                 a.w_slow_ms += w * (r.slow_fail + r.hang) * r.slow_ms.max(1000.0);
                 a.w_mu += w * r.mu;
                 a.w_sigma += w * r.sigma;
@@ -488,7 +507,11 @@ impl<'a> Sim<'a> {
         }
         Some(Mix {
             fast: (a.w_fast / a.w).min(1.0),
-            fast_ms: 1.0,
+            fast_ms: if a.w_fast > 0.0 {
+                a.w_fast_ms / a.w_fast
+            } else {
+                1.0
+            },
             slow: (a.w_slow / a.w).min(1.0),
             slow_ms: if a.w_slow > 0.0 {
                 a.w_slow_ms / a.w_slow

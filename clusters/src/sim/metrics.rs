@@ -272,6 +272,7 @@ impl Sim<'_> {
             let a = &mut self.acc[i];
             a.w = 0.0;
             a.w_fast = 0.0;
+            a.w_fast_ms = 0.0;
             a.w_slow = 0.0;
             a.w_slow_ms = 0.0;
             a.w_mu = 0.0;

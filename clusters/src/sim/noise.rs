@@ -114,7 +114,7 @@ impl Sim<'_> {
                     let peer = self.prof[p.calls[(t as usize) % p.calls.len()]].name.clone();
                     ("retrying request to {} after transient error (attempt 2/3): succeeded", vec![peer])
                 }
-                _ => ("slow request: {} took {}ms (threshold 500ms)", vec![p.route.clone(), (510 + t % 200).to_string()]),
+                _ => ("configuration reloaded from {} (no changes)", vec![format!("/etc/{}/config.yaml", p.name)]),
             };
             self.out.log(t_ms, i, LogLevel::Warn, tpl, args);
         }

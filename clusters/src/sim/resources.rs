@@ -104,7 +104,6 @@ impl Sim<'_> {
     /// boot time.
     pub(crate) fn kill(&mut self, i: usize, k: usize, t: u32, why: Exit, backoff_s: f64) {
         let boot = self.prof[i].boot_s;
-        let replicas = self.prof[i].replicas as f64;
         let pod = &mut self.pods[i][k];
         let delay = if why == Exit::Liveness {
             0
@@ -129,7 +128,11 @@ impl Sim<'_> {
         pod.leaked_conns = 0.0;
         pod.exit_at = 0;
         self.acc[i].restarts += 1.0;
-        self.reset_process_counters(i, 1.0 / replicas);
+        // The service's counters are sums over pods; they drop to zero only when no
+        // pod kept its process (a lone replica, or all of them down).
+        if !self.pods[i].iter().any(|p| p.up(t)) {
+            self.reset_process_counters(i, 1.0);
+        }
         if delay > 0 {
             let name = self.prof[i].name.clone();
             let pod_name = self.prof[i].pod(k);
@@ -209,7 +212,7 @@ impl Sim<'_> {
         tk.cpu_proc = proc_cpu * self.jit[i];
         tk.cpu_container = (proc_cpu + stray + m.cpu_bump).min(limit) * self.jit[i];
         let u = want / limit;
-        tk.throttled = 10.0 * ((u - 0.6) / 0.4).clamp(0.0, 1.0).powi(2);
+        tk.throttled = 10.0 * throttle_share(u);
     }
 
     fn memory(&mut self, i: usize, t: u32) {
@@ -277,12 +280,19 @@ impl Sim<'_> {
         }
         let m = self.mods[i];
         let pool = self.prof[i].pool_size;
+        let db = self.prof[i].db;
         let pods = self.tick[i].up_pods.max(1) as f64;
-        // Little's law: connections busy = call rate × time each call holds one.
+        // Little's law: connections busy = call rate × time each call holds one. The
+        // pool is the database pool when there is a database, else the HTTP client's.
         let mut busy = 0.0;
         for &e in &self.out_edges[i] {
             let edge = &self.edges[e];
-            let hold_ms = edge.body.mean * edge.ok.max(0.05) + edge.timeouts() * 2000.0;
+            if db.is_some() && Some(edge.to) != db {
+                continue;
+            }
+            let hold_ms = edge.body.mean * edge.ok.max(0.05)
+                + edge.slow_query
+                + edge.timeouts() * self.prof[i].timeout_ms;
             busy += edge.calls * hold_ms / 1000.0;
         }
         busy /= pods;
@@ -302,10 +312,14 @@ impl Sim<'_> {
         let tk = &mut self.tick[i];
         let need = leaked + busy;
         tk.pool_in_use = need.min(pool);
-        tk.pool_fail = if need > pool && busy > 0.0 {
-            ((need - pool) / busy).clamp(0.0, 1.0)
+        // Only a database pool makes requests wait for a connection; an HTTP client
+        // opens more connections instead.
+        tk.pool_fail = if db.is_none() {
+            0.0
         } else if leaked >= pool - 0.01 {
             1.0
+        } else if need > pool && busy > 0.0 {
+            ((need - pool) / busy).clamp(0.0, 1.0)
         } else {
             0.0
         };
@@ -371,4 +385,12 @@ impl Sim<'_> {
             self.out.log(t_ms, i, level, tpl, args);
         }
     }
+}
+
+/// Share of 100 ms CFS periods in which a container with average CPU demand `u` (as a
+/// share of its quota) runs out of quota: request bursts hit the quota long before the
+/// average does.
+pub(crate) fn throttle_share(u: f64) -> f64 {
+    let x = ((u - 0.35) / 0.5).clamp(0.0, 1.0);
+    x * x.sqrt()
 }

@@ -274,6 +274,7 @@ pub(crate) struct Acc {
     /// Window sums for latency quantiles, weighted by answered requests.
     pub w: f64,
     pub w_fast: f64,
+    pub w_fast_ms: f64,
     pub w_slow: f64,
     pub w_slow_ms: f64,
     pub w_mu: f64,
