@@ -17,6 +17,7 @@ pub(crate) struct Moments {
 
 impl Moments {
     /// A log-normal with this median and shape.
+    #[cfg(test)]
     pub fn lognormal(median_ms: f64, sigma: f64) -> Self {
         let mu = libm::log(median_ms.max(1e-3));
         let s2 = sigma * sigma;
@@ -24,6 +25,34 @@ impl Moments {
         Moments {
             mean: libm::exp(mu + s2 / 2.0),
             var: (libm::exp(s2) - 1.0) * e,
+        }
+    }
+
+    /// A log-normal with this median, given the shape factors `lognormal_factors`
+    /// returns for its sigma: no transcendental call on the hot path.
+    pub fn lognormal_with(median_ms: f64, factors: (f64, f64)) -> Self {
+        Moments {
+            mean: median_ms * factors.0,
+            var: median_ms * median_ms * factors.1,
+        }
+    }
+
+    /// The median of the log-normal with these moments.
+    pub fn median(self) -> f64 {
+        let mean = self.mean.max(1e-3);
+        mean / libm::sqrt(1.0 + self.var.max(0.0) / (mean * mean))
+    }
+
+    /// Mean and second moment, the form that averages over time windows.
+    pub fn second_moment(self) -> f64 {
+        self.var + self.mean * self.mean
+    }
+
+    /// Moments back from a mean and a second moment.
+    pub fn from_second(mean: f64, second: f64) -> Self {
+        Moments {
+            mean,
+            var: (second - mean * mean).max(0.0),
         }
     }
 
@@ -65,6 +94,22 @@ impl Moments {
         let s2 = libm::log1p(self.var.max(0.0) / (mean * mean));
         (libm::log(mean) - s2 / 2.0, libm::sqrt(s2).max(1e-3))
     }
+}
+
+/// `(mean / median, var / median²)` of a log-normal with shape `sigma`.
+pub(crate) fn lognormal_factors(sigma: f64) -> (f64, f64) {
+    let s2 = sigma * sigma;
+    (libm::exp(s2 / 2.0), (libm::exp(s2) - 1.0) * libm::exp(s2))
+}
+
+/// Standard normal quantiles at the midpoints of `n` equal-probability bins: a draw
+/// is a table lookup, which keeps per-span sampling free of transcendental calls.
+pub(crate) fn normal_table<const N: usize>() -> [f64; N] {
+    let mut t = [0.0; N];
+    for (k, z) in t.iter_mut().enumerate() {
+        *z = inverse_normal((k as f64 + 0.5) / N as f64);
+    }
+    t
 }
 
 /// P(X > t) for a log-normal `(mu, sigma)`.

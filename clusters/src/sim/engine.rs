@@ -66,6 +66,8 @@ pub(crate) struct Sim<'a> {
     pub obs: Vec<Vec<(f64, f64, f64)>>,
     /// Per service: its latency jitter this tick.
     pub jit: Vec<f64>,
+    /// Standard normal quantiles for cheap draws.
+    pub normals: [f64; 64],
 }
 
 impl<'a> Sim<'a> {
@@ -151,6 +153,7 @@ impl<'a> Sim<'a> {
             burst_k: 1.0,
             obs: vec![Vec::with_capacity((end_s / SCRAPE_S) as usize); n],
             jit: vec![1.0; n],
+            normals: super::dist::normal_table::<64>(),
             prof,
         }
     }
@@ -225,7 +228,7 @@ impl<'a> Sim<'a> {
                 g.dns = m.dns_fail.clamp(0.0, 1.0);
             }
             self.gate[j] = g;
-            self.jit[j] = libm::exp(self.rng.jitter.normal(0.0, 0.04 * self.noise_scale));
+            self.jit[j] = (1.0 + self.rng.jitter.normal(0.0, 0.04 * self.noise_scale)).max(0.5);
         }
     }
 
@@ -285,7 +288,7 @@ impl<'a> Sim<'a> {
             } else {
                 1.0
             };
-            let mut own = Moments::lognormal(p.own_ms * self.jit[i] * contention, p.own_sigma)
+            let mut own = Moments::lognormal_with(p.own_ms * self.jit[i] * contention, p.own_k)
                 .scaled(tk.qfactor)
                 .plus(m.extra);
             if m.disk_lat > 0.0 {
@@ -302,7 +305,7 @@ impl<'a> Sim<'a> {
                 // Each retried attempt is abandoned at the tight client timeout first.
                 own = own.plus(Moments::normal((m.call_mult - 1.0) * 50.0, 20.0));
             }
-            let own_median = libm::exp(own.to_lognormal().0);
+            let own_median = own.median();
             let timeout = p.timeout_ms;
             let (mut body, mut p_ok, mut fast_w, mut slow_w) = (own, 1.0, 0.0, 0.0);
             for k in 0..self.out_edges[i].len() {
@@ -335,7 +338,6 @@ impl<'a> Sim<'a> {
             let slow_down = rest * (1.0 - pool) * down_slow;
             let alive = rest * (1.0 - pool) * (1.0 - down_fail);
             let panic = alive * m.panic_frac;
-            let (mu, sigma) = body.to_lognormal();
             let slow_fail = slow_pool + slow_down;
             let slow_ms = if slow_fail > 0.0 {
                 (slow_pool * (POOL_TIMEOUT_MS + own_median)
@@ -358,8 +360,6 @@ impl<'a> Sim<'a> {
                 slow_ms,
                 body_err,
                 body,
-                mu,
-                sigma,
             };
             let tk = &mut self.tick[i];
             tk.resp = resp;
@@ -407,8 +407,13 @@ impl<'a> Sim<'a> {
         if edge.slow_query > 0.0 {
             body = body.plus(Moments::normal(edge.slow_query, edge.slow_query * 0.4));
         }
-        let (mu, sigma) = body.to_lognormal();
-        let over = tail_above(mu, sigma, timeout);
+        // Most ticks the timeout is many deviations away; skip the tail maths then.
+        let over = if body.mean + 8.0 * body.var.sqrt() < timeout {
+            0.0
+        } else {
+            let (mu, sigma) = body.to_lognormal();
+            tail_above(mu, sigma, timeout)
+        };
         let body_share = (1.0 - r.hang - r.fast_fail - r.slow_fail).max(0.0);
         let slow_times_out = r.slow_ms + net.mean >= timeout;
         let slow_to = if slow_times_out { r.slow_fail } else { 0.0 };
@@ -432,8 +437,7 @@ impl<'a> Sim<'a> {
             } else {
                 timeout
             },
-            mu,
-            sigma,
+            ..Mix::default()
         };
         edge
     }
@@ -466,8 +470,8 @@ impl<'a> Sim<'a> {
                 // queue timeout; they count as slow answers on the server side.
                 a.w_slow += w * (r.slow_fail + r.hang);
                 a.w_slow_ms += w * (r.slow_fail + r.hang) * r.slow_ms.max(1000.0);
-                a.w_mu += w * r.mu;
-                a.w_sigma += w * r.sigma;
+                a.w_mean += w * r.body.mean;
+                a.w_m2 += w * r.body.second_moment();
             }
         }
         for (e, edge) in self.edges.iter().enumerate() {
@@ -481,21 +485,21 @@ impl<'a> Sim<'a> {
                 a.w_fast += calls * edge.mix.fast;
                 a.w_slow += calls * edge.mix.slow;
                 a.w_slow_ms += calls * edge.mix.slow * edge.mix.slow_ms;
-                a.w_mu += calls * edge.mix.mu;
-                a.w_sigma += calls * edge.mix.sigma;
+                a.w_mean += calls * edge.body.mean;
+                a.w_m2 += calls * edge.body.second_moment();
             }
             // The database's view of the queries this caller sends.
             let to = edge.to;
             if self.prof[to].kind == ServiceKind::Database && calls > 0.0 {
-                let (mu, sigma) = edge.body.to_lognormal();
+                let (mean, m2) = (edge.body.mean, edge.body.second_moment());
                 let d = &mut self.acc[to];
                 d.w_db += calls;
-                d.w_db_mu += calls * mu;
-                d.w_db_sigma += calls * sigma;
+                d.w_db_mean += calls * mean;
+                d.w_db_m2 += calls * m2;
                 let c = &mut self.acc[edge.from];
                 c.w_db += calls;
-                c.w_db_mu += calls * mu;
-                c.w_db_sigma += calls * sigma;
+                c.w_db_mean += calls * mean;
+                c.w_db_m2 += calls * m2;
             }
         }
     }
@@ -518,9 +522,18 @@ impl<'a> Sim<'a> {
             } else {
                 0.0
             },
-            mu: a.w_mu / a.w,
-            sigma: a.w_sigma / a.w,
+            ..window_body(a.w, a.w_mean, a.w_m2)
         })
+    }
+}
+
+/// A mixture whose body is the log-normal with the window's average moments.
+pub(crate) fn window_body(w: f64, mean: f64, m2: f64) -> Mix {
+    let (mu, sigma) = Moments::from_second(mean / w, m2 / w).to_lognormal();
+    Mix {
+        mu,
+        sigma,
+        ..Mix::default()
     }
 }
 

@@ -202,6 +202,7 @@ impl Sim<'_> {
             return;
         }
         let r = tk.resp;
+        let (mu, sigma) = r.body.to_lognormal();
         let u = self.rng.logs.f64();
         let z = self.rng.logs.standard_normal();
         let err = tk.err5 / tk.completed;
@@ -211,12 +212,12 @@ impl Sim<'_> {
             if self.rng.logs.f64() * (r.fast_fail + slow + 1e-12) < slow {
                 (if r.hang > r.slow_fail { 503 } else { 504 }, r.slow_ms.max(1000.0))
             } else {
-                (500, r.fast_ms.max(libm::exp(r.mu + r.sigma * z) * 0.5))
+                (500, r.fast_ms.max(libm::exp(mu + sigma * z) * 0.5))
             }
         } else if u < err + e4 {
-            (*self.rng.logs.pick(&[400, 404, 422]), libm::exp(r.mu + r.sigma * z) * 0.3)
+            (*self.rng.logs.pick(&[400, 404, 422]), libm::exp(mu + sigma * z) * 0.3)
         } else {
-            (200, libm::exp(r.mu + r.sigma * z))
+            (200, libm::exp(mu + sigma * z))
         };
         let p = &self.prof[i];
         let level = if status >= 500 {

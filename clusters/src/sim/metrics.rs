@@ -12,7 +12,7 @@ use otrashi_gym::telemetry::{MetricKind, MetricSeries};
 use otrashi_scenarios::model::ServiceKind;
 
 use super::dist::Mix;
-use super::engine::{Sim, SCRAPE_S};
+use super::engine::{window_body, Sim, SCRAPE_S};
 use super::profile::Profile;
 use super::state::Edge;
 
@@ -245,11 +245,7 @@ impl Sim<'_> {
             if let Some(d) = s.db_dur {
                 for (k, (q, _)) in QUANTILES.iter().enumerate() {
                     let v = if a.w_db > 0.0 {
-                        let mx = Mix {
-                            mu: a.w_db_mu / a.w_db,
-                            sigma: a.w_db_sigma / a.w_db,
-                            ..Mix::default()
-                        };
+                        let mx = window_body(a.w_db, a.w_db_mean, a.w_db_m2);
                         mx.quantile(*q) / 1000.0
                     } else {
                         f64::NAN
@@ -275,13 +271,13 @@ impl Sim<'_> {
             a.w_fast_ms = 0.0;
             a.w_slow = 0.0;
             a.w_slow_ms = 0.0;
-            a.w_mu = 0.0;
-            a.w_sigma = 0.0;
+            a.w_mean = 0.0;
+            a.w_m2 = 0.0;
             a.w_req = 0.0;
             a.w_err = 0.0;
             a.w_db = 0.0;
-            a.w_db_mu = 0.0;
-            a.w_db_sigma = 0.0;
+            a.w_db_mean = 0.0;
+            a.w_db_m2 = 0.0;
         }
         for e in 0..self.edges.len() {
             let from = self.edges[e].from;
@@ -299,8 +295,7 @@ impl Sim<'_> {
                 fast_ms: 1.0,
                 slow: a.w_slow / a.w,
                 slow_ms: if a.w_slow > 0.0 { a.w_slow_ms / a.w_slow } else { 0.0 },
-                mu: a.w_mu / a.w,
-                sigma: a.w_sigma / a.w,
+                ..window_body(a.w, a.w_mean, a.w_m2)
             });
             push(s.dur[0], or_nan(app, mix.map_or(f64::NAN, |mx| mx.quantile(0.5) / 1000.0)));
             push(s.dur[1], or_nan(app, mix.map_or(f64::NAN, |mx| mx.quantile(0.99) / 1000.0)));
@@ -309,8 +304,8 @@ impl Sim<'_> {
             a.w_fast = 0.0;
             a.w_slow = 0.0;
             a.w_slow_ms = 0.0;
-            a.w_mu = 0.0;
-            a.w_sigma = 0.0;
+            a.w_mean = 0.0;
+            a.w_m2 = 0.0;
         }
     }
 

@@ -18,6 +18,10 @@ pub(crate) struct Profile {
     /// Median own work per request, ms.
     pub own_ms: f64,
     pub own_sigma: f64,
+    /// `lognormal_factors(own_sigma)`.
+    pub own_k: (f64, f64),
+    /// Multipliers `exp(own_sigma * z)` over the normal table, for span durations.
+    pub own_mult: Vec<f64>,
     /// CPU seconds per request (per core).
     pub cpu_per_req: f64,
     /// Healthy utilization at the baseline load, the zero point of the queueing factor.
@@ -140,7 +144,9 @@ pub(crate) fn build(topology: &Topology, order: &[usize], rps: f64, rng: &Rng) -
             cores: s.cpu_cores.max(0.05),
             mem_mb: s.memory_mb.max(16.0),
             own_ms: s.latency_ms.max(0.2),
-            own_sigma: r.uniform(0.25, 0.45),
+            own_sigma: 0.0,
+            own_k: (1.0, 0.0),
+            own_mult: Vec::new(),
             cpu_per_req: 0.0,
             rho0: r.uniform(0.12, 0.3),
             base_rss_mb: s.memory_mb.max(16.0) * r.uniform(0.35, 0.55),
@@ -196,7 +202,12 @@ pub(crate) fn build(topology: &Topology, order: &[usize], rps: f64, rng: &Rng) -
             demand[c] += demand[i] * fanout(p, c, 0.0);
         }
     }
+    let table = super::dist::normal_table::<64>();
+    let mut r = rng.fork("shapes");
     for (i, p) in profiles.iter_mut().enumerate() {
+        p.own_sigma = r.uniform(0.25, 0.45);
+        p.own_k = super::dist::lognormal_factors(p.own_sigma);
+        p.own_mult = table.iter().map(|z| libm::exp(p.own_sigma * z)).collect();
         p.timeout_ms = match depth[i] {
             0 => 5000.0,
             1 => 3000.0,

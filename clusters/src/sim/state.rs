@@ -182,8 +182,6 @@ pub(crate) struct Resp {
     pub body_err: f64,
     /// Latency of normally-timed answers.
     pub body: Moments,
-    pub mu: f64,
-    pub sigma: f64,
 }
 
 /// The results of one service in one tick.
@@ -277,15 +275,15 @@ pub(crate) struct Acc {
     pub w_fast_ms: f64,
     pub w_slow: f64,
     pub w_slow_ms: f64,
-    pub w_mu: f64,
-    pub w_sigma: f64,
+    pub w_mean: f64,
+    pub w_m2: f64,
     /// Window sums for the error ratio the alert rules read.
     pub w_req: f64,
     pub w_err: f64,
     /// Window sums for database query latency.
     pub w_db: f64,
-    pub w_db_mu: f64,
-    pub w_db_sigma: f64,
+    pub w_db_mean: f64,
+    pub w_db_m2: f64,
 }
 
 /// Counters and window sums of one edge.
@@ -298,6 +296,6 @@ pub(crate) struct EdgeAcc {
     pub w_fast: f64,
     pub w_slow: f64,
     pub w_slow_ms: f64,
-    pub w_mu: f64,
-    pub w_sigma: f64,
+    pub w_mean: f64,
+    pub w_m2: f64,
 }

@@ -78,14 +78,17 @@ impl Sim<'_> {
         } else {
             1 + usize::from(self.rng.traces.chance(0.6))
         };
-        for _ in 0..n {
+        for k in 0..n {
             let start = u64::from(t) * 1_000_000 + self.rng.traces.below(1_000_000) as u64;
-            let trace = self.rng.traces.next_u64();
+            // Like X-Ray ids, the high bits carry the time, so traces sort by start.
+            let trace = (u64::from(t) << 40) | ((k as u64) << 32) | (self.rng.traces.next_u64() >> 32);
+            let first = self.out.spans.len();
             let mut ids = Ids {
                 trace,
                 next: trace.rotate_left(17) | 1,
             };
             self.server_span(e, None, start, ops.server[e], &mut ids, ops, 0.0);
+            self.out.spans[first..].sort_by_key(|s| s.start_us);
         }
     }
 
@@ -107,12 +110,11 @@ impl Sim<'_> {
         let m = self.mods[i];
         let p = &self.prof[i];
         let r = &mut self.rng.traces;
-        let z = r.standard_normal();
-        let mut own_ms =
-            p.own_ms * self.jit[i] * libm::exp(p.own_sigma * z) * tk.qfactor + extra_ms;
+        let mult = p.own_mult[r.below(p.own_mult.len())];
+        let mut own_ms = p.own_ms * self.jit[i] * mult * tk.qfactor + extra_ms;
         if m.extra.mean > 0.0 {
-            let (mu, sigma) = m.extra.to_lognormal();
-            own_ms += libm::exp(mu + sigma * r.standard_normal());
+            let z = self.normals[r.below(self.normals.len())];
+            own_ms += (m.extra.mean + m.extra.var.sqrt() * z).max(0.0);
         }
         if m.disk_lat > 0.0 && r.chance(p.write_frac) {
             own_ms += m.disk_lat;
@@ -214,7 +216,8 @@ impl Sim<'_> {
         let reach = (1.0 - edge.refused - edge.dns - edge.conn_timeout).max(0.0);
         let mut net_ms = 0.4;
         if mj.net_delay > 0.0 {
-            net_ms += (mj.net_delay + mj.net_jitter * r.standard_normal()).max(0.0);
+            let z = self.normals[r.below(self.normals.len())];
+            net_ms += (mj.net_delay + mj.net_jitter * z).max(0.0);
         }
         if mj.loss > 0.0 && r.chance(1.0 - libm::pow(1.0 - mj.loss, 6.0)) {
             net_ms += 200.0;
@@ -260,7 +263,8 @@ impl Sim<'_> {
         }
         let net_us = (net_ms * 1000.0) as u64;
         let extra = if edge.slow_query > 0.0 {
-            (edge.slow_query * (1.0 + 0.3 * self.rng.traces.standard_normal())).max(1.0)
+            let z = self.normals[self.rng.traces.below(self.normals.len())];
+            (edge.slow_query * (1.0 + 0.3 * z)).max(1.0)
         } else {
             0.0
         };
