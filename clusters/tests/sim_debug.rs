@@ -46,3 +46,16 @@ fn dump() {
         println!("  spans err {errs}/{}", tel.spans.len());
     }
 }
+
+#[test]
+#[ignore = "debug dump"]
+fn series() {
+    let kind = FaultKind::parse(&std::env::var("KIND").unwrap()).unwrap();
+    let name = std::env::var("SERIES").unwrap();
+    let svc = std::env::var("SVC").unwrap();
+    let tel = simulate(&incident(shop(), vec![fault(kind, "cart", None, &[])], 11));
+    let v = View::new(&tel);
+    for s in tel.metrics.iter().filter(|s| s.name == name && s.service == v.id(&svc)) {
+        println!("{:?} {:?}", s.labels, s.values);
+    }
+}

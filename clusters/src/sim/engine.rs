@@ -308,6 +308,7 @@ impl<'a> Sim<'a> {
             let own_median = own.median();
             let timeout = p.timeout_ms;
             let (mut body, mut p_ok, mut fast_w, mut slow_w) = (own, 1.0, 0.0, 0.0);
+            let mut slow_ms_w = 0.0;
             for k in 0..self.out_edges[i].len() {
                 let e = self.out_edges[i][k];
                 let edge = self.edge_outcome(e, timeout);
@@ -316,8 +317,12 @@ impl<'a> Sim<'a> {
                 let fail = f * edge.failed();
                 if edge.critical {
                     p_ok *= 1.0 - fail;
-                    fast_w += f * (edge.refused + edge.dns + edge.reset + edge.upstream_5xx);
-                    slow_w += f * edge.timeouts();
+                    fast_w += f
+                        * (edge.refused + edge.dns + edge.reset + edge.upstream_5xx
+                            - edge.slow_5xx);
+                    slow_w += f * (edge.timeouts() + edge.slow_5xx);
+                    slow_ms_w +=
+                        f * (edge.timeouts() * timeout + edge.slow_5xx * edge.slow_5xx_ms);
                 } else {
                     // A cache that fails is a miss: slower, not an error.
                     body = body.plus(Moments::bernoulli(f * edge.timeouts(), timeout));
@@ -340,8 +345,12 @@ impl<'a> Sim<'a> {
             let panic = alive * m.panic_frac;
             let slow_fail = slow_pool + slow_down;
             let slow_ms = if slow_fail > 0.0 {
-                (slow_pool * (POOL_TIMEOUT_MS + own_median)
-                    + slow_down * (timeout + own_median))
+                let down_ms = if slow_w > 0.0 {
+                    slow_ms_w / slow_w
+                } else {
+                    timeout
+                };
+                (slow_pool * (POOL_TIMEOUT_MS + own_median) + slow_down * (down_ms + own_median))
                     / slow_fail
             } else {
                 timeout
@@ -391,7 +400,7 @@ impl<'a> Sim<'a> {
         if mj.loss > 0.0 {
             // A request and its answer are a handful of packets; each lost one costs a
             // retransmission timeout (200 ms minimum on Linux), several in a row a reset.
-            let q = 1.0 - libm::pow(1.0 - mj.loss, 6.0);
+            let q = 1.0 - libm::pow(1.0 - mj.loss, 4.0);
             net = net
                 .plus(Moments::bernoulli(q, 200.0))
                 .plus(Moments::bernoulli(q * q, 600.0));
@@ -424,6 +433,8 @@ impl<'a> Sim<'a> {
         edge.read_timeout = reach * (r.hang + body_share * over + slow_to);
         edge.upstream_5xx =
             reach * (r.fast_fail + slow_5xx + body_share * (1.0 - over) * r.body_err);
+        edge.slow_5xx = reach * slow_5xx;
+        edge.slow_5xx_ms = r.slow_ms + net.mean;
         edge.reset = reset;
         edge.ok = (reach * body_share * (1.0 - over) * (1.0 - r.body_err) - reset).max(0.0);
         edge.body = body;

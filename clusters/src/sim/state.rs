@@ -235,6 +235,10 @@ pub(crate) struct Edge {
     pub conn_timeout: f64,
     pub read_timeout: f64,
     pub upstream_5xx: f64,
+    /// The part of `upstream_5xx` answered only after the callee's own wait.
+    pub slow_5xx: f64,
+    /// Latency of those slow answers, ms.
+    pub slow_5xx_ms: f64,
     pub reset: f64,
     /// Latency of answered calls, as the caller measures it.
     pub body: Moments,

@@ -219,7 +219,7 @@ impl Sim<'_> {
             let z = self.normals[r.below(self.normals.len())];
             net_ms += (mj.net_delay + mj.net_jitter * z).max(0.0);
         }
-        if mj.loss > 0.0 && r.chance(1.0 - libm::pow(1.0 - mj.loss, 6.0)) {
+        if mj.loss > 0.0 && r.chance(1.0 - libm::pow(1.0 - mj.loss, 4.0)) {
             net_ms += 200.0;
         }
         if mj.bw_kbit > 0.0 {
