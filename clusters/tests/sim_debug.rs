@@ -1,3 +1,4 @@
+#![allow(missing_docs, clippy::unwrap_used)]
 mod common;
 use common::*;
 use otrashi_clusters::simulate;
@@ -8,15 +9,27 @@ use otrashi_scenarios::catalog::FaultKind;
 fn dump() {
     let only = std::env::var("KIND").ok();
     for &kind in FaultKind::ALL {
-        if let Some(o) = &only { if !kind.as_str().contains(o.as_str()) { continue; } }
+        if let Some(o) = &only {
+            if !kind.as_str().contains(o.as_str()) {
+                continue;
+            }
+        }
         let target = "cart";
         let inc = incident(shop(), vec![fault(kind, target, None, &[])], 7);
         let t0 = std::time::Instant::now();
         let tel = simulate(&inc);
         let el = t0.elapsed();
         let v = View::new(&tel);
-        println!("=== {kind} ({el:?}) logs={} spans={} events={} series={}", tel.logs.len(), tel.spans.len(), tel.events.len(), tel.metrics.len());
-        for s in ["frontend", "cart", "checkout", "catalog", "redis", "postgres"] {
+        println!(
+            "=== {kind} ({el:?}) logs={} spans={} events={} series={}",
+            tel.logs.len(),
+            tel.spans.len(),
+            tel.events.len(),
+            tel.metrics.len()
+        );
+        for s in [
+            "frontend", "cart", "checkout", "catalog", "redis", "postgres",
+        ] {
             println!("  {s:9} rps {:7.1}->{:7.1} err {:.3}->{:.3} p99 {:.3}->{:.3} cpu {:.3}->{:.3} proc {:.3}->{:.3} thr {:.2}->{:.2} rss {:.0}->{:.0} nan_up {} restarts {:.0} pool {:.1}->{:.1}",
                 v.req_rate(s, BASE.0, BASE.1), v.req_rate(s, HOT.0, HOT.1),
                 v.error_ratio(s, BASE.0, BASE.1), v.error_ratio(s, HOT.0, HOT.1),
@@ -31,13 +44,30 @@ fn dump() {
             );
         }
         let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
-        for e in &tel.events { *reasons.entry(format!("{}:{}", tel.services[e.service as usize], e.reason)).or_default() += 1; }
+        for e in &tel.events {
+            *reasons
+                .entry(format!("{}:{}", tel.services[e.service as usize], e.reason))
+                .or_default() += 1;
+        }
         println!("  events {reasons:?}");
-        for e in tel.events.iter().take(3) { println!("    ev {} {} {}", e.t_ms, e.reason, e.message); }
-        println!("  deploys {:?}", tel.deploys.iter().map(|d| (&d.id, &d.title, tel.services[d.service as usize].clone())).collect::<Vec<_>>());
+        for e in tel.events.iter().take(3) {
+            println!("    ev {} {} {}", e.t_ms, e.reason, e.message);
+        }
+        println!(
+            "  deploys {:?}",
+            tel.deploys
+                .iter()
+                .map(|d| (&d.id, &d.title, tel.services[d.service as usize].clone()))
+                .collect::<Vec<_>>()
+        );
         println!("  alert {:?}", tel.alert);
         let mut tpl: std::collections::BTreeMap<(String, u32), usize> = Default::default();
-        for l in &tel.logs { if l.t_ms >= AT_S*1000 { *tpl.entry((tel.services[l.service as usize].clone(), l.template)).or_default() += 1; } }
+        for l in &tel.logs {
+            if l.t_ms >= AT_S * 1000 {
+                *tpl.entry((tel.services[l.service as usize].clone(), l.template))
+                    .or_default() += 1;
+            }
+        }
         for ((s, k), n) in tpl.iter().filter(|(_, n)| **n >= 1) {
             let text = &tel.log_templates[*k as usize].text;
             println!("    log {s} x{n}: {}", text.lines().next().unwrap_or(""));
@@ -55,7 +85,11 @@ fn series() {
     let svc = std::env::var("SVC").unwrap();
     let tel = simulate(&incident(shop(), vec![fault(kind, "cart", None, &[])], 11));
     let v = View::new(&tel);
-    for s in tel.metrics.iter().filter(|s| s.name == name && s.service == v.id(&svc)) {
+    for s in tel
+        .metrics
+        .iter()
+        .filter(|s| s.name == name && s.service == v.id(&svc))
+    {
         println!("{:?} {:?}", s.labels, s.values);
     }
 }

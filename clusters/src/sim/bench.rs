@@ -44,16 +44,37 @@ pub fn bench_incident(seed: u64) -> Incident {
     use Runtime::{Go, Java, Native, Node, Python, Rust};
     use ServiceKind::{Api, Cache, Database, Queue, Web, Worker};
     let services = vec![
-        svc("frontend", Web, Node, &["auth", "catalog", "cart", "checkout"], 3, 8.0),
+        svc(
+            "frontend",
+            Web,
+            Node,
+            &["auth", "catalog", "cart", "checkout"],
+            3,
+            8.0,
+        ),
         svc("auth", Api, Go, &["postgres"], 2, 3.0),
         svc("catalog", Api, Java, &["redis", "postgres"], 2, 6.0),
         svc("cart", Api, Python, &["redis", "postgres"], 2, 5.0),
-        svc("checkout", Api, Go, &["payment", "cart", "orders-queue"], 2, 7.0),
+        svc(
+            "checkout",
+            Api,
+            Go,
+            &["payment", "cart", "orders-queue"],
+            2,
+            7.0,
+        ),
         svc("payment", Api, Rust, &["postgres"], 2, 12.0),
         svc("redis", Cache, Native, &[], 1, 0.5),
         svc("postgres", Database, Native, &[], 1, 2.5),
         svc("orders-queue", Queue, Native, &[], 1, 1.0),
-        svc("fulfillment", Worker, Python, &["orders-queue", "postgres"], 1, 20.0),
+        svc(
+            "fulfillment",
+            Worker,
+            Python,
+            &["orders-queue", "postgres"],
+            1,
+            20.0,
+        ),
     ];
     let topology = Topology {
         name: "bench-shop".to_owned(),

@@ -58,7 +58,12 @@ fn render(c: &Change, p: &Profile, peer: &str, line: usize, blob: (&str, &str)) 
         blob.1,
         fill(c.func, p, peer)
     );
-    for (prefix, lines) in [(' ', c.before), ('-', c.removed), ('+', c.added), (' ', c.after)] {
+    for (prefix, lines) in [
+        (' ', c.before),
+        ('-', c.removed),
+        ('+', c.added),
+        (' ', c.after),
+    ] {
         for l in lines {
             out.push(prefix);
             out.push_str(&fill(l, p, peer));
@@ -114,7 +119,11 @@ impl Sim<'_> {
         let diff = render(&change, p, &peer, line, (&blob.0, &blob.1));
         let from = p.version_string();
         let (a, b, c) = p.version;
-        let to_v = if kind.is_none() { (a, b, c + 1) } else { (a, b + 1, 0) };
+        let to_v = if kind.is_none() {
+            (a, b, c + 1)
+        } else {
+            (a, b + 1, 0)
+        };
         let name = p.name.clone();
         let replicas = p.replicas;
         let old_rs = p.rs_hash.clone();

@@ -66,7 +66,10 @@ impl Sim<'_> {
                     i,
                     EventType::Normal,
                     "ScalingReplicaSet",
-                    format!("Scaled down replica set {rs} to 0 from {}", self.prof[i].replicas),
+                    format!(
+                        "Scaled down replica set {rs} to 0 from {}",
+                        self.prof[i].replicas
+                    ),
                 );
                 for k in 0..self.prof[i].replicas {
                     let pod = self.prof[i].pod(k);
@@ -97,14 +100,17 @@ impl Sim<'_> {
             }
             FaultKind::FailedDeploy => {
                 let replicas = self.prof[i].replicas;
-                let keep = ((replicas as f64) * (1.0 - f.param("unavailable_pct") / 100.0))
-                    .floor() as usize;
+                let keep = ((replicas as f64) * (1.0 - f.param("unavailable_pct") / 100.0)).floor()
+                    as usize;
                 self.out.event(
                     t_ms + 800,
                     i,
                     EventType::Normal,
                     "ScalingReplicaSet",
-                    format!("Scaled down replica set {name}-{} to {keep} from {replicas}", self.prof[i].rs_hash),
+                    format!(
+                        "Scaled down replica set {name}-{} to {keep} from {replicas}",
+                        self.prof[i].rs_hash
+                    ),
                 );
             }
             _ => {}
@@ -207,7 +213,10 @@ impl Sim<'_> {
                 i,
                 EventType::Normal,
                 "ScalingReplicaSet",
-                format!("Scaled up replica set {name}-{} to {replicas}", self.prof[i].rs_hash),
+                format!(
+                    "Scaled up replica set {name}-{} to {replicas}",
+                    self.prof[i].rs_hash
+                ),
             );
             self.roll_pods(i, t, false);
         }

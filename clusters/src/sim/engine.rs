@@ -246,7 +246,11 @@ impl<'a> Sim<'a> {
                 self.tick[i].demand += p.self_rps * self.load / self.inc.load.rps.max(1e-9);
             }
             let tk = &mut self.tick[i];
-            let limit = if m.cpu_limit > 0.0 { m.cpu_limit } else { p.cores };
+            let limit = if m.cpu_limit > 0.0 {
+                m.cpu_limit
+            } else {
+                p.cores
+            };
             let usable = (limit * (1.0 - m.stray) - m.hot_loop).max(limit * 0.03);
             let need = tk.demand * p.cpu_per_req * (1.0 + tk.gc_pressure) + m.db_scan_cpu;
             let cap = tk.up_pods as f64 * m.capacity * usable;
@@ -321,8 +325,7 @@ impl<'a> Sim<'a> {
                         * (edge.refused + edge.dns + edge.reset + edge.upstream_5xx
                             - edge.slow_5xx);
                     slow_w += f * (edge.timeouts() + edge.slow_5xx);
-                    slow_ms_w +=
-                        f * (edge.timeouts() * timeout + edge.slow_5xx * edge.slow_5xx_ms);
+                    slow_ms_w += f * (edge.timeouts() * timeout + edge.slow_5xx * edge.slow_5xx_ms);
                 } else {
                     // A cache that fails is a miss: slower, not an error.
                     body = body.plus(Moments::bernoulli(f * edge.timeouts(), timeout));

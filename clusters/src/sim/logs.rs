@@ -210,12 +210,18 @@ impl Sim<'_> {
         let (status, dur) = if u < err {
             let slow = r.slow_fail + r.hang;
             if self.rng.logs.f64() * (r.fast_fail + slow + 1e-12) < slow {
-                (if r.hang > r.slow_fail { 503 } else { 504 }, r.slow_ms.max(1000.0))
+                (
+                    if r.hang > r.slow_fail { 503 } else { 504 },
+                    r.slow_ms.max(1000.0),
+                )
             } else {
                 (500, r.fast_ms.max(libm::exp(mu + sigma * z) * 0.5))
             }
         } else if u < err + e4 {
-            (*self.rng.logs.pick(&[400, 404, 422]), libm::exp(mu + sigma * z) * 0.3)
+            (
+                *self.rng.logs.pick(&[400, 404, 422]),
+                libm::exp(mu + sigma * z) * 0.3,
+            )
         } else {
             (200, libm::exp(mu + sigma * z))
         };
@@ -259,7 +265,7 @@ impl Sim<'_> {
             }
             (Runtime::Native, _) => return,
         };
-        let level = if status >= 400 && status < 500 {
+        let level = if (400..500).contains(&status) {
             LogLevel::Warn
         } else {
             level
@@ -278,7 +284,14 @@ impl Sim<'_> {
 
     /// A caller's line about a failed call, in the caller's runtime.
     fn call_failure_line(&mut self, i: usize, e: &Edge, t_ms: u64) {
-        let classes = [e.refused, e.dns, e.conn_timeout, e.read_timeout, e.upstream_5xx, e.reset];
+        let classes = [
+            e.refused,
+            e.dns,
+            e.conn_timeout,
+            e.read_timeout,
+            e.upstream_5xx,
+            e.reset,
+        ];
         let total: f64 = classes.iter().sum();
         if total <= 0.0 {
             return;
@@ -397,7 +410,11 @@ impl Sim<'_> {
                     i,
                     LogLevel::Warn,
                     "retrying request to {} (attempt {}/10): {}",
-                    vec![peer, attempt.to_string(), "upstream request timed out".into()],
+                    vec![
+                        peer,
+                        attempt.to_string(),
+                        "upstream request timed out".into(),
+                    ],
                 );
             }
         }
@@ -468,7 +485,10 @@ impl Sim<'_> {
     fn gc_line(&mut self, i: usize, at: u64) {
         let p = &self.prof[i];
         let tk = self.tick[i];
-        let pause = format!("{:.0}", 120.0 + 400.0 * tk.gc_pressure.min(1.0) * self.rng.logs.uniform(0.5, 1.5));
+        let pause = format!(
+            "{:.0}",
+            120.0 + 400.0 * tk.gc_pressure.min(1.0) * self.rng.logs.uniform(0.5, 1.5)
+        );
         let heap = format!("{:.0}", tk.rss_mb);
         let limit = format!("{:.0}", tk.mem_limit);
         let (tpl, args): (&'static str, Vec<String>) = match p.runtime {

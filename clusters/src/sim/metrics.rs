@@ -65,7 +65,14 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn add(&mut self, name: &str, svc: usize, labels: &[(&str, &str)], kind: MetricKind, unit: &str) -> usize {
+    fn add(
+        &mut self,
+        name: &str,
+        svc: usize,
+        labels: &[(&str, &str)],
+        kind: MetricKind,
+        unit: &str,
+    ) -> usize {
         let mut labels: Vec<(String, String)> = labels
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -98,24 +105,72 @@ impl Metrics {
         for (i, p) in prof.iter().enumerate() {
             let mut s = SvcSeries::default();
             for (k, code) in ["2xx", "4xx", "5xx"].iter().enumerate() {
-                s.req[k] = b.add("http_requests_total", i, &[("code", code)], Counter, "requests");
+                s.req[k] = b.add(
+                    "http_requests_total",
+                    i,
+                    &[("code", code)],
+                    Counter,
+                    "requests",
+                );
             }
             for (k, (_, q)) in QUANTILES.iter().enumerate() {
-                s.dur[k] = b.add("http_request_duration_seconds", i, &[("quantile", q)], Gauge, "seconds");
+                s.dur[k] = b.add(
+                    "http_request_duration_seconds",
+                    i,
+                    &[("quantile", q)],
+                    Gauge,
+                    "seconds",
+                );
             }
-            s.cpu = b.add("container_cpu_usage_seconds_total", i, &[], Counter, "seconds");
+            s.cpu = b.add(
+                "container_cpu_usage_seconds_total",
+                i,
+                &[],
+                Counter,
+                "seconds",
+            );
             s.proc_cpu = b.add("process_cpu_seconds_total", i, &[], Counter, "seconds");
-            s.throttled = b.add("container_cpu_cfs_throttled_periods_total", i, &[], Counter, "periods");
+            s.throttled = b.add(
+                "container_cpu_cfs_throttled_periods_total",
+                i,
+                &[],
+                Counter,
+                "periods",
+            );
             s.quota = b.add("container_spec_cpu_quota", i, &[], Gauge, "cores");
             s.ws = b.add("container_memory_working_set_bytes", i, &[], Gauge, "bytes");
             s.rss = b.add("process_resident_memory_bytes", i, &[], Gauge, "bytes");
             s.mem_limit = b.add("container_spec_memory_limit_bytes", i, &[], Gauge, "bytes");
-            s.restarts = b.add("kube_pod_container_status_restarts_total", i, &[], Counter, "restarts");
-            s.available = b.add("kube_deployment_status_replicas_available", i, &[], Gauge, "replicas");
+            s.restarts = b.add(
+                "kube_pod_container_status_restarts_total",
+                i,
+                &[],
+                Counter,
+                "restarts",
+            );
+            s.available = b.add(
+                "kube_deployment_status_replicas_available",
+                i,
+                &[],
+                Gauge,
+                "replicas",
+            );
             s.up = b.add("up", i, &[], Gauge, "ratio");
             s.fs = b.add("container_fs_usage_bytes", i, &[], Gauge, "bytes");
-            s.disk_io = b.add("node_disk_io_time_seconds_total", i, &[], Counter, "seconds");
-            s.net_tx = b.add("container_network_transmit_bytes_total", i, &[], Counter, "bytes");
+            s.disk_io = b.add(
+                "node_disk_io_time_seconds_total",
+                i,
+                &[],
+                Counter,
+                "seconds",
+            );
+            s.net_tx = b.add(
+                "container_network_transmit_bytes_total",
+                i,
+                &[],
+                Counter,
+                "bytes",
+            );
             s.retrans = b.add("node_netstat_tcp_retrans_segs", i, &[], Counter, "segments");
             if !p.calls.is_empty() {
                 s.pool = Some((
@@ -130,7 +185,13 @@ impl Metrics {
                 s.db_queries = Some(b.add("db_queries_total", i, &[], Counter, "queries"));
                 let mut d = [0; 3];
                 for (k, (_, q)) in QUANTILES.iter().enumerate() {
-                    d[k] = b.add("db_query_duration_seconds", i, &[("quantile", q)], Gauge, "seconds");
+                    d[k] = b.add(
+                        "db_query_duration_seconds",
+                        i,
+                        &[("quantile", q)],
+                        Gauge,
+                        "seconds",
+                    );
                 }
                 s.db_dur = Some(d);
             }
@@ -237,7 +298,10 @@ impl Sim<'_> {
                 push(max, or_nan(app, p.pool_size));
             }
             if let Some(idx) = s.cache_hit {
-                push(idx, or_nan(app, (cache_ratio + cache_jitter).clamp(0.0, 1.0)));
+                push(
+                    idx,
+                    or_nan(app, (cache_ratio + cache_jitter).clamp(0.0, 1.0)),
+                );
             }
             if let Some(idx) = s.db_queries {
                 push(idx, or_nan(app, a.db_queries.floor()));
@@ -294,11 +358,21 @@ impl Sim<'_> {
                 fast: a.w_fast / a.w,
                 fast_ms: 1.0,
                 slow: a.w_slow / a.w,
-                slow_ms: if a.w_slow > 0.0 { a.w_slow_ms / a.w_slow } else { 0.0 },
+                slow_ms: if a.w_slow > 0.0 {
+                    a.w_slow_ms / a.w_slow
+                } else {
+                    0.0
+                },
                 ..window_body(a.w, a.w_mean, a.w_m2)
             });
-            push(s.dur[0], or_nan(app, mix.map_or(f64::NAN, |mx| mx.quantile(0.5) / 1000.0)));
-            push(s.dur[1], or_nan(app, mix.map_or(f64::NAN, |mx| mx.quantile(0.99) / 1000.0)));
+            push(
+                s.dur[0],
+                or_nan(app, mix.map_or(f64::NAN, |mx| mx.quantile(0.5) / 1000.0)),
+            );
+            push(
+                s.dur[1],
+                or_nan(app, mix.map_or(f64::NAN, |mx| mx.quantile(0.99) / 1000.0)),
+            );
             let a = &mut self.eacc[e];
             a.w = 0.0;
             a.w_fast = 0.0;

@@ -113,7 +113,11 @@ impl Backend for SimBackend {
                 source: None,
             });
         }
-        if incident.topology.index_of(&incident.topology.entry).is_none() {
+        if incident
+            .topology
+            .index_of(&incident.topology.entry)
+            .is_none()
+        {
             return Err(BackendError::Provision {
                 message: format!(
                     "entry `{}` is not a service of topology `{}`",

@@ -83,7 +83,11 @@ impl Sim<'_> {
                 w,
                 LogLevel::Info,
                 "cron: job {} finished in {}s, {} records processed",
-                vec!["reconcile-inventory".into(), JOB_LEN_S.to_string(), records.to_string()],
+                vec![
+                    "reconcile-inventory".into(),
+                    JOB_LEN_S.to_string(),
+                    records.to_string(),
+                ],
             );
         }
     }

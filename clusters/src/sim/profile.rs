@@ -172,7 +172,12 @@ pub(crate) fn build(topology: &Topology, order: &[usize], rps: f64, rng: &Rng) -
             version: (1, r.below(20) as u32, r.below(10) as u32),
             route: route(&s.name, s.kind),
             table: table(&s.name),
-            ip: format!("10.{}.{}.{}", 1 + r.below(3), r.below(250), 2 + r.below(250)),
+            ip: format!(
+                "10.{}.{}.{}",
+                1 + r.below(3),
+                r.below(250),
+                2 + r.below(250)
+            ),
             previous: None,
             pending_rs: None,
         });

@@ -193,7 +193,11 @@ impl Sim<'_> {
         let p = &self.prof[i];
         let m = self.mods[i];
         let tk = &mut self.tick[i];
-        let limit = if m.cpu_limit > 0.0 { m.cpu_limit } else { p.cores };
+        let limit = if m.cpu_limit > 0.0 {
+            m.cpu_limit
+        } else {
+            p.cores
+        };
         tk.cpu_limit = limit;
         if tk.up_pods == 0 || m.frozen {
             tk.cpu_proc = 0.0;
@@ -203,8 +207,8 @@ impl Sim<'_> {
         }
         let pods = tk.up_pods as f64;
         let stray = m.stray * limit;
-        let app = tk.completed * p.cpu_per_req * (1.0 + tk.gc_pressure) / pods
-            + m.db_scan_cpu / pods;
+        let app =
+            tk.completed * p.cpu_per_req * (1.0 + tk.gc_pressure) / pods + m.db_scan_cpu / pods;
         let want = app + m.hot_loop + stray + m.cpu_bump;
         // The app gets what the stray process leaves; the container never exceeds its
         // quota; CFS throttles once bursts hit the quota, long before the average does.
@@ -218,7 +222,11 @@ impl Sim<'_> {
     fn memory(&mut self, i: usize, t: u32) {
         let m = self.mods[i];
         let p = &self.prof[i];
-        let limit = if m.mem_limit > 0.0 { m.mem_limit } else { p.mem_mb };
+        let limit = if m.mem_limit > 0.0 {
+            m.mem_limit
+        } else {
+            p.mem_mb
+        };
         let base = p.base_rss_mb;
         let replicas = p.replicas;
         let (mut rss_sum, mut n, mut pressure) = (0.0, 0.0, 0.0f64);
@@ -380,7 +388,14 @@ impl Sim<'_> {
     }
 
     /// Writes a runtime log line at `t` on service `i` (helper for modules).
-    pub(crate) fn line(&mut self, t_ms: u64, i: usize, level: LogLevel, tpl: &'static str, args: Vec<String>) {
+    pub(crate) fn line(
+        &mut self,
+        t_ms: u64,
+        i: usize,
+        level: LogLevel,
+        tpl: &'static str,
+        args: Vec<String>,
+    ) {
         if t_ms < u64::from(self.end_s) * 1000 {
             self.out.log(t_ms, i, level, tpl, args);
         }

@@ -36,6 +36,15 @@ struct Ids {
     next: u64,
 }
 
+/// Where a server span sits: its parent, start, operation, and extra own time (a slow
+/// query the caller sent).
+struct Hop {
+    parent: Option<u64>,
+    start: u64,
+    op: u32,
+    extra_ms: f64,
+}
+
 impl Sim<'_> {
     /// Interns the operation names once per episode.
     pub(crate) fn prepare_ops(&mut self) -> Ops {
@@ -81,29 +90,33 @@ impl Sim<'_> {
         for k in 0..n {
             let start = u64::from(t) * 1_000_000 + self.rng.traces.below(1_000_000) as u64;
             // Like X-Ray ids, the high bits carry the time, so traces sort by start.
-            let trace = (u64::from(t) << 40) | ((k as u64) << 32) | (self.rng.traces.next_u64() >> 32);
+            let trace =
+                (u64::from(t) << 40) | ((k as u64) << 32) | (self.rng.traces.next_u64() >> 32);
             let first = self.out.spans.len();
             let mut ids = Ids {
                 trace,
                 next: trace.rotate_left(17) | 1,
             };
-            self.server_span(e, None, start, ops.server[e], &mut ids, ops, 0.0);
+            let hop = Hop {
+                parent: None,
+                start,
+                op: ops.server[e],
+                extra_ms: 0.0,
+            };
+            self.server_span(e, hop, &mut ids, ops);
             self.out.spans[first..].sort_by_key(|s| s.start_us);
         }
     }
 
     /// The span of service `i` serving one request; returns its duration (µs) and
     /// whether it failed.
-    fn server_span(
-        &mut self,
-        i: usize,
-        parent: Option<u64>,
-        start: u64,
-        op: u32,
-        ids: &mut Ids,
-        ops: &Ops,
-        extra_ms: f64,
-    ) -> (u64, bool) {
+    fn server_span(&mut self, i: usize, hop: Hop, ids: &mut Ids, ops: &Ops) -> (u64, bool) {
+        let Hop {
+            parent,
+            start,
+            op,
+            extra_ms,
+        } = hop;
         let span_id = ids.next;
         ids.next = ids.next.wrapping_add(0x9E37_79B9);
         let tk = self.tick[i];
@@ -205,7 +218,14 @@ impl Sim<'_> {
 
     /// One call along edge `e` from a span of the caller; returns the time the caller
     /// spent on it (µs) and the outcome.
-    fn call(&mut self, e: usize, parent: u64, start: u64, ids: &mut Ids, ops: &Ops) -> (u64, Outcome) {
+    fn call(
+        &mut self,
+        e: usize,
+        parent: u64,
+        start: u64,
+        ids: &mut Ids,
+        ops: &Ops,
+    ) -> (u64, Outcome) {
         let edge = self.edges[e];
         let j = edge.to;
         let timeout_us = (self.prof[edge.from].timeout_ms * 1000.0) as u64;
@@ -242,7 +262,12 @@ impl Sim<'_> {
         };
         let peer = self.prof[j].name.clone();
         if u < edge.refused {
-            client(self, ids, 1_000, format!("connect {peer}:8080: connection refused"));
+            client(
+                self,
+                ids,
+                1_000,
+                format!("connect {peer}:8080: connection refused"),
+            );
             return (1_000, Outcome::Unreachable);
         }
         if u < edge.refused + edge.dns {
@@ -250,15 +275,30 @@ impl Sim<'_> {
             return (3_000, Outcome::Unreachable);
         }
         if u < edge.refused + edge.dns + edge.conn_timeout {
-            client(self, ids, timeout_us, format!("connect {peer}:8080: connect timeout"));
+            client(
+                self,
+                ids,
+                timeout_us,
+                format!("connect {peer}:8080: connect timeout"),
+            );
             return (timeout_us, Outcome::Timeout);
         }
         if u < 1.0 - reach * (1.0 - hang) {
-            client(self, ids, timeout_us, format!("timeout after {}ms waiting for {peer}", timeout_us / 1000));
+            client(
+                self,
+                ids,
+                timeout_us,
+                format!("timeout after {}ms waiting for {peer}", timeout_us / 1000),
+            );
             return (timeout_us, Outcome::Timeout);
         }
         if edge.reset > 0.0 && self.rng.traces.chance(edge.reset / reach.max(1e-9)) {
-            client(self, ids, (net_ms * 1000.0) as u64 + 200_000, format!("read {peer}:8080: connection reset by peer"));
+            client(
+                self,
+                ids,
+                (net_ms * 1000.0) as u64 + 200_000,
+                format!("read {peer}:8080: connection reset by peer"),
+            );
             return ((net_ms * 1000.0) as u64 + 200_000, Outcome::Unreachable);
         }
         let net_us = (net_ms * 1000.0) as u64;
@@ -268,11 +308,21 @@ impl Sim<'_> {
         } else {
             0.0
         };
-        let (d, failed) =
-            self.server_span(j, Some(parent), start + net_us / 2, ops.edge_server[e], ids, ops, extra);
+        let hop = Hop {
+            parent: Some(parent),
+            start: start + net_us / 2,
+            op: ops.edge_server[e],
+            extra_ms: extra,
+        };
+        let (d, failed) = self.server_span(j, hop, ids, ops);
         let total = d + net_us;
         if total > timeout_us {
-            client(self, ids, timeout_us, format!("timeout after {}ms waiting for {peer}", timeout_us / 1000));
+            client(
+                self,
+                ids,
+                timeout_us,
+                format!("timeout after {}ms waiting for {peer}", timeout_us / 1000),
+            );
             return (timeout_us, Outcome::Timeout);
         }
         (total, if failed { Outcome::Failed } else { Outcome::Ok })

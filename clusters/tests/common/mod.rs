@@ -19,7 +19,13 @@ pub const END_S: u64 = 600;
 /// Fault start in the test incidents, s.
 pub const AT_S: u64 = 180;
 
-pub fn svc(name: &str, kind: ServiceKind, runtime: Runtime, calls: &[&str], replicas: u32) -> Service {
+pub fn svc(
+    name: &str,
+    kind: ServiceKind,
+    runtime: Runtime,
+    calls: &[&str],
+    replicas: u32,
+) -> Service {
     let (cpu_cores, memory_mb, latency_ms) = match kind {
         ServiceKind::Database => (2.0, 4096.0, 2.5),
         ServiceKind::Cache => (1.0, 1024.0, 0.5),
@@ -64,7 +70,13 @@ pub fn shop() -> Topology {
         description: String::new(),
         entry: "frontend".into(),
         services: vec![
-            svc("frontend", Web, Runtime::Node, &["catalog", "cart", "checkout", "ads"], 2),
+            svc(
+                "frontend",
+                Web,
+                Runtime::Node,
+                &["catalog", "cart", "checkout", "ads"],
+                2,
+            ),
             svc("catalog", Api, Runtime::Java, &["redis", "postgres"], 2),
             svc("cart", Api, Runtime::Python, &["redis", "postgres"], 2),
             svc("checkout", Api, Runtime::Go, &["cart", "payment"], 2),
@@ -77,7 +89,12 @@ pub fn shop() -> Topology {
     }
 }
 
-pub fn fault(kind: FaultKind, target: &str, via: Option<Via>, params: &[(&str, f64)]) -> ConcreteFault {
+pub fn fault(
+    kind: FaultKind,
+    target: &str,
+    via: Option<Via>,
+    params: &[(&str, f64)],
+) -> ConcreteFault {
     ConcreteFault {
         id: "f1".into(),
         kind,
@@ -85,7 +102,10 @@ pub fn fault(kind: FaultKind, target: &str, via: Option<Via>, params: &[(&str, f
         at: Duration::from_secs(AT_S),
         until: Duration::from_secs(END_S),
         via: via.unwrap_or_else(|| kind.def().default_via()),
-        params: params.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect::<BTreeMap<_, _>>(),
+        params: params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect::<BTreeMap<_, _>>(),
     }
 }
 
@@ -121,7 +141,9 @@ impl<'a> View<'a> {
     }
 
     pub fn id(&self, svc: &str) -> u16 {
-        self.t.service_id(svc).unwrap_or_else(|| panic!("no service {svc}"))
+        self.t
+            .service_id(svc)
+            .unwrap_or_else(|| panic!("no service {svc}"))
     }
 
     /// The series `name` of `svc` whose labels include all of `labels`.
@@ -154,7 +176,14 @@ impl<'a> View<'a> {
     }
 
     /// Mean of the finite samples of a gauge in a window (NaN when none).
-    pub fn mean(&self, name: &str, svc: &str, labels: &[(&str, &str)], from_s: u64, to_s: u64) -> f64 {
+    pub fn mean(
+        &self,
+        name: &str,
+        svc: &str,
+        labels: &[(&str, &str)],
+        from_s: u64,
+        to_s: u64,
+    ) -> f64 {
         let w: Vec<f64> = self
             .window(self.series(name, svc, labels), from_s, to_s)
             .into_iter()
@@ -167,7 +196,14 @@ impl<'a> View<'a> {
         }
     }
 
-    pub fn max(&self, name: &str, svc: &str, labels: &[(&str, &str)], from_s: u64, to_s: u64) -> f64 {
+    pub fn max(
+        &self,
+        name: &str,
+        svc: &str,
+        labels: &[(&str, &str)],
+        from_s: u64,
+        to_s: u64,
+    ) -> f64 {
         self.window(self.series(name, svc, labels), from_s, to_s)
             .into_iter()
             .filter(|v| v.is_finite())
@@ -176,7 +212,14 @@ impl<'a> View<'a> {
 
     /// Per-second rate of a counter over a window, summing increases between finite
     /// samples (a decrease is a reset, as PromQL's `rate` treats it).
-    pub fn rate(&self, name: &str, svc: &str, labels: &[(&str, &str)], from_s: u64, to_s: u64) -> f64 {
+    pub fn rate(
+        &self,
+        name: &str,
+        svc: &str,
+        labels: &[(&str, &str)],
+        from_s: u64,
+        to_s: u64,
+    ) -> f64 {
         let s = self.series(name, svc, labels);
         let w = self.window(s, from_s, to_s);
         let mut inc = 0.0;
@@ -194,7 +237,14 @@ impl<'a> View<'a> {
     }
 
     /// Count of NaN samples of a series in a window.
-    pub fn nans(&self, name: &str, svc: &str, labels: &[(&str, &str)], from_s: u64, to_s: u64) -> usize {
+    pub fn nans(
+        &self,
+        name: &str,
+        svc: &str,
+        labels: &[(&str, &str)],
+        from_s: u64,
+        to_s: u64,
+    ) -> usize {
         self.window(self.series(name, svc, labels), from_s, to_s)
             .into_iter()
             .filter(|v| v.is_nan())
@@ -215,7 +265,13 @@ impl<'a> View<'a> {
     }
 
     pub fn p99(&self, svc: &str, from_s: u64, to_s: u64) -> f64 {
-        self.mean("http_request_duration_seconds", svc, &[("quantile", "0.99")], from_s, to_s)
+        self.mean(
+            "http_request_duration_seconds",
+            svc,
+            &[("quantile", "0.99")],
+            from_s,
+            to_s,
+        )
     }
 
     /// Rendered log lines of a service in a window.
@@ -225,7 +281,12 @@ impl<'a> View<'a> {
             .logs
             .iter()
             .filter(|l| l.service == id && l.t_ms >= from_s * 1000 && l.t_ms < to_s * 1000)
-            .map(|l| (l.level, self.t.log_templates[l.template as usize].render(&l.args)))
+            .map(|l| {
+                (
+                    l.level,
+                    self.t.log_templates[l.template as usize].render(&l.args),
+                )
+            })
             .collect()
     }
 
@@ -264,7 +325,13 @@ impl<'a> View<'a> {
         ["ok", "error", "timeout"]
             .iter()
             .map(|o| {
-                self.rate("http_client_requests_total", svc, &[("peer", peer), ("outcome", o)], from_s, to_s)
+                self.rate(
+                    "http_client_requests_total",
+                    svc,
+                    &[("peer", peer), ("outcome", o)],
+                    from_s,
+                    to_s,
+                )
             })
             .sum()
     }
