@@ -93,3 +93,53 @@ fn series() {
         println!("{:?} {:?}", s.labels, s.values);
     }
 }
+
+#[test]
+#[ignore = "debug dump"]
+fn render() {
+    let kind = FaultKind::parse(&std::env::var("KIND").unwrap()).unwrap();
+    let target = std::env::var("TARGET").unwrap_or("cart".into());
+    let tel = simulate(&incident(shop(), vec![fault(kind, &target, None, &[])], 11));
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &tel.logs {
+        if seen.insert((l.service, l.template)) {
+            println!(
+                "[{:>6}] {:9} {:5} {}",
+                l.t_ms,
+                tel.services[l.service as usize],
+                l.level.as_str(),
+                tel.log_templates[l.template as usize].render(&l.args)
+            );
+        }
+    }
+    for e in &tel.events {
+        println!(
+            "EV {:>6} {} {:?} {} {}",
+            e.t_ms, tel.services[e.service as usize], e.event_type, e.reason, e.message
+        );
+    }
+    for d in &tel.deploys {
+        println!(
+            "DEPLOY {} {} {}->{} {} {}\n{}",
+            d.id, d.t_ms, d.from_version, d.to_version, d.author, d.title, d.diff
+        );
+    }
+    println!("{:?}", tel.alert);
+    let err: Vec<_> = tel
+        .spans
+        .iter()
+        .filter(|s| s.error.is_some())
+        .take(5)
+        .collect();
+    for s in err {
+        println!(
+            "SPAN {} {} {} {}us {} {:?}",
+            s.trace_id,
+            tel.services[s.service as usize],
+            tel.operations[s.operation as usize],
+            s.duration_us,
+            s.http_status,
+            s.error
+        );
+    }
+}

@@ -6,7 +6,7 @@ use otrashi_scenarios::catalog::FaultKind;
 use otrashi_scenarios::model::Runtime;
 
 use super::engine::Sim;
-use super::profile::{hex, Profile};
+use super::profile::{hex, random_chars, Profile, POD_CHARS};
 
 const AUTHORS: [&str; 8] = [
     "maria.keller",
@@ -109,7 +109,7 @@ impl Sim<'_> {
         let blob = (hex(r, 7), hex(r, 7));
         let author = AUTHORS[r.below(AUTHORS.len())];
         let line = 20 + r.below(180);
-        let new_rs = format!("{}{}", hex(r, 8), hex(r, 2));
+        let new_rs = random_chars(r, POD_CHARS, 10);
         let p = &self.prof[i];
         let peer = p
             .calls

@@ -242,17 +242,15 @@ impl Sim<'_> {
                 f.param("port") as i64
             ),
             FaultKind::LivenessProbeMisconfig => format!(
-                "deployment/{n}: livenessProbe timeoutSeconds 5 -> 1, failureThreshold 3 -> 1, periodSeconds 10 -> {}",
-                (f.param("period_s") as i64 / 3).max(1)
+                "deployment/{n}: livenessProbe httpGet.path /healthz -> /healthz?full=true, timeoutSeconds 5 -> 1, failureThreshold 3 -> 1"
             ),
             FaultKind::BadEnvConfig => format!(
                 "deployment/{n}: env {} changed",
                 env_key(n)
             ),
-            FaultKind::CrashLoop => format!(
-                "deployment/{n}: env {}_DATABASE_URL changed",
-                n.to_uppercase().replace('-', "_")
-            ),
+            FaultKind::CrashLoop => {
+                format!("deployment/{n}: env DATABASE_URL removed, DB_URL added")
+            }
             FaultKind::ScaleToZero => format!("deployment/{n}: spec.replicas {} -> 0", p.replicas),
             FaultKind::DependencyRemoved => {
                 format!("kustomization apps: deployment/{n} and service/{n} pruned")

@@ -73,7 +73,8 @@ pub(crate) fn startup(sim: &mut Sim<'_>, i: usize, t: u32) {
 pub(crate) fn fatal_exit(sim: &mut Sim<'_>, i: usize, t: u32) {
     let p = &sim.prof[i];
     let t_ms = u64::from(t) * 1000 + 200;
-    let env = format!("{}_DATABASE_URL", p.name.to_uppercase().replace('-', "_"));
+    // The setting the bad rollout renamed (see the crash-loop diff and config event).
+    let env = "DATABASE_URL".to_owned();
     let (tpl, args): (&'static str, Vec<String>) = match p.runtime {
         Runtime::Java => (
             "ERROR 1 --- [           main] o.s.boot.SpringApplication : Application run failed\n\n***************************\nAPPLICATION FAILED TO START\n***************************\n\nDescription:\n\nFailed to bind properties under 'spring.datasource.url' to java.lang.String: {} is not set\n\nFATAL: shutting down",
@@ -306,6 +307,20 @@ impl Sim<'_> {
             u -= c;
             class = k;
         }
+        if matches!(
+            self.prof[e.to].kind,
+            ServiceKind::Database | ServiceKind::Cache | ServiceKind::Queue
+        ) {
+            self.datastore_failure_line(i, e, class, t_ms);
+            return;
+        }
+        let status = if e.slow_5xx * 2.0 > e.upstream_5xx {
+            "504"
+        } else if self.tick[e.to].resp.body_err > 0.0 {
+            "500"
+        } else {
+            "502"
+        };
         let peer = self.prof[e.to].name.clone();
         let ip = self.prof[e.to].ip.clone();
         let route = self.prof[e.to].route.clone();
@@ -332,16 +347,73 @@ impl Sim<'_> {
             (3, Runtime::Python) => ("ERROR upstream timeout: ReadTimeout: HTTPConnectionPool(host='{}', port=8080): Read timed out. (read timeout={})", vec![peer, format!("{:.0}", timeout / 1000.0)]),
             (3, Runtime::Node) => ("{\"level\":50,\"msg\":\"upstream timeout\",\"peer\":\"{}\",\"err\":\"timeout of {}ms exceeded\"}", vec![peer, format!("{timeout:.0}")]),
             (3, _) => ("ERROR upstream timeout calling {}: operation timed out after {}ms", vec![peer, format!("{timeout:.0}")]),
-            (4, Runtime::Go) => ("level=error msg=\"upstream returned error\" peer={} status={}", vec![peer, "503".into()]),
-            (4, Runtime::Java) => ("ERROR 1 --- [nio-8080-exec-4] c.s.client.UpstreamClient : GET http://{}:8080{} failed: 503 Service Unavailable", vec![peer, route]),
-            (4, Runtime::Python) => ("ERROR upstream returned error: 503 Server Error: Service Unavailable for url: http://{}:8080{}", vec![peer, route]),
-            (4, Runtime::Node) => ("{\"level\":50,\"msg\":\"upstream returned error\",\"peer\":\"{}\",\"status\":{}}", vec![peer, "503".into()]),
-            (4, _) => ("ERROR upstream {} returned {}", vec![peer, "503 Service Unavailable".into()]),
+            (4, Runtime::Go) => ("level=error msg=\"upstream returned error\" peer={} status={}", vec![peer, status.into()]),
+            (4, Runtime::Java) => ("ERROR 1 --- [nio-8080-exec-4] c.s.client.UpstreamClient : GET http://{}:8080{} failed: {} Server Error", vec![peer, route, status.into()]),
+            (4, Runtime::Python) => ("ERROR upstream returned error: {} Server Error for url: http://{}:8080{}", vec![status.into(), peer, route]),
+            (4, Runtime::Node) => ("{\"level\":50,\"msg\":\"upstream returned error\",\"peer\":\"{}\",\"status\":{}}", vec![peer, status.into()]),
+            (4, _) => ("ERROR upstream {} returned {}", vec![peer, status.into()]),
             (_, Runtime::Go) => ("level=error msg=\"upstream call failed\" peer={} err=\"read tcp {}:8080: connection reset by peer\"", vec![peer, ip]),
             (_, Runtime::Java) => ("ERROR 1 --- [nio-8080-exec-6] c.s.client.UpstreamClient : I/O error calling {}: java.net.SocketException: Connection reset", vec![peer]),
             (_, Runtime::Python) => ("ERROR upstream call failed: ConnectionResetError: [Errno 104] Connection reset by peer ({})", vec![peer]),
             (_, Runtime::Node) => ("{\"level\":50,\"msg\":\"upstream call failed\",\"peer\":\"{}\",\"err\":\"read ECONNRESET\"}", vec![peer]),
             (_, _) => ("ERROR upstream call to {} failed: connection reset by peer", vec![peer]),
+        };
+        self.out.log(t_ms, i, LogLevel::Error, tpl, args);
+    }
+
+    /// A client library's error about a datastore (a database driver, a Redis or AMQP
+    /// client), which reads differently from an HTTP client's.
+    fn datastore_failure_line(&mut self, i: usize, e: &Edge, class: usize, t_ms: u64) {
+        let store = &self.prof[e.to];
+        let peer = store.name.clone();
+        let ip = store.ip.clone();
+        let rt = self.prof[i].runtime;
+        let timeout = format!("{:.0}", self.prof[i].timeout_ms);
+        let (tpl, args): (&'static str, Vec<String>) = match store.kind {
+            ServiceKind::Database => {
+                let driver = match rt {
+                    Runtime::Go => "pgx",
+                    Runtime::Java => "org.postgresql.util.PSQLException",
+                    Runtime::Python => "psycopg2.OperationalError",
+                    Runtime::Node => "Error",
+                    _ => "sqlx::Error",
+                };
+                let d = driver.to_owned();
+                match class {
+                    0 => ("{}: connection to server at \"{}\" ({}), port 5432 failed: Connection refused", vec![d, peer, ip]),
+                    1 => ("{}: failed to connect to host={}: hostname resolving error: lookup {} on 10.96.0.10:53: no such host", vec![d, peer.clone(), peer]),
+                    2 => ("{}: connection to server at \"{}\" ({}), port 5432 failed: timeout expired (connect timeout)", vec![d, peer, ip]),
+                    3 => ("{}: upstream timeout: query on {} exceeded {}ms: canceling statement due to statement timeout", vec![d, peer, timeout]),
+                    4 => ("{}: query on {} failed: ERROR: could not complete the statement (SQLSTATE 58030)", vec![d, peer]),
+                    _ => ("{}: query on {} failed: server closed the connection unexpectedly (connection reset by peer)", vec![d, peer]),
+                }
+            }
+            _ => {
+                let port = if store.kind == ServiceKind::Cache {
+                    "6379"
+                } else {
+                    "5672"
+                };
+                let client = match (rt, store.kind) {
+                    (Runtime::Go, _) => "redis",
+                    (Runtime::Java, ServiceKind::Cache) => {
+                        "io.lettuce.core.RedisConnectionException"
+                    }
+                    (Runtime::Python, ServiceKind::Cache) => "redis.exceptions.ConnectionError",
+                    (Runtime::Java, _) => "com.rabbitmq.client.ShutdownSignalException",
+                    (Runtime::Python, _) => "pika.exceptions.AMQPConnectionError",
+                    _ => "Error",
+                };
+                let c = client.to_owned();
+                match class {
+                    0 => ("{}: Error 111 connecting to {}:{}. Connection refused.", vec![c, peer, port.into()]),
+                    1 => ("{}: Error -2 connecting to {}:{}. Name or service not known (lookup: no such host).", vec![c, peer, port.into()]),
+                    2 => ("{}: connect timeout connecting to {}:{}", vec![c, peer, port.into()]),
+                    3 => ("{}: upstream timeout reading from {}:{} after {}ms", vec![c, peer, port.into(), timeout]),
+                    4 => ("{}: {} replied with an error: MISCONF errors writing to disk, commands that may modify the data set are disabled", vec![c, peer]),
+                    _ => ("{}: Connection reset by peer while reading from {}:{}", vec![c, peer, port.into()]),
+                }
+            }
         };
         self.out.log(t_ms, i, LogLevel::Error, tpl, args);
     }

@@ -111,7 +111,14 @@ impl Sim<'_> {
                 (Runtime::Python, _, 0) => ("{}: DeprecationWarning: datetime.datetime.utcnow() is deprecated and scheduled for removal", vec![format!("/app/{}/util.py:12", p.name.replace('-', ""))]),
                 (Runtime::Node, _, 0) => ("(node:1) [DEP0005] DeprecationWarning: Buffer() is deprecated due to security and usability issues. ({})", vec!["node_modules/legacy-sdk/index.js".into()]),
                 (Runtime::Rust, _, 0) => ("WARN {}::config: unknown field `legacy_mode` in config, ignoring", vec![p.name.replace('-', "")]),
-                (Runtime::Native, ServiceKind::Database, _) => ("LOG:  automatic vacuum of table \"shop.public.{}\": index scans: 1", vec![p.table.clone()]),
+                (Runtime::Native, ServiceKind::Database, _) => {
+                    let table = self
+                        .edges
+                        .iter()
+                        .find(|e| e.to == i)
+                        .map_or_else(|| "events".to_owned(), |e| self.prof[e.from].table.clone());
+                    ("LOG:  automatic vacuum of table \"shop.public.{}\": index scans: 1", vec![table])
+                }
                 (Runtime::Native, ServiceKind::Cache, _) => ("* {} changes in 60 seconds. Saving...", vec![(100 + t % 900).to_string()]),
                 (Runtime::Native, _, _) => ("closing AMQP connection <0.{}.0> ({}:51234 -> {}:5672, vhost: '/', user: 'shop')", vec![(700 + t % 300).to_string(), p.ip.clone(), p.ip.clone()]),
                 (_, _, 1) if !p.calls.is_empty() => {

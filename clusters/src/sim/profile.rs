@@ -64,7 +64,7 @@ pub(crate) struct Profile {
 }
 
 const HEX: &[u8] = b"0123456789abcdef";
-const POD_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+pub(crate) const POD_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// `n` random characters from `alphabet`.
 pub(crate) fn random_chars(rng: &mut Rng, alphabet: &[u8], n: usize) -> String {
@@ -125,7 +125,7 @@ pub(crate) fn build(topology: &Topology, order: &[usize], rps: f64, rng: &Rng) -
             Runtime::Native => 5,
         };
         let replicas = s.replicas.max(1) as usize;
-        let rs_hash = format!("{}{}", hex(&mut r, 8), random_chars(&mut r, POD_CHARS, 2));
+        let rs_hash = random_chars(&mut r, POD_CHARS, 10);
         let pods = (0..replicas)
             .map(|_| random_chars(&mut r, POD_CHARS, 5))
             .collect();

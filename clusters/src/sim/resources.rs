@@ -78,7 +78,7 @@ impl Sim<'_> {
         let p = &self.prof[i];
         let rs = p.pending_rs.as_deref().unwrap_or(&p.rs_hash);
         let new_pod = format!("{}-{}-{}", p.name, rs, &p.pods[0]);
-        if t % 10 == 3 {
+        if t % 30 == 3 {
             self.out.event(
                 t_ms + 120,
                 i,
