@@ -396,3 +396,27 @@ fn bench_incident_is_ten_services_over_ten_minutes() {
     assert_eq!(t.end_ms, 600_000);
     assert!(!t.deploys.is_empty() && !t.spans.is_empty() && !t.logs.is_empty());
 }
+
+#[test]
+fn every_kind_runs_on_every_kind_of_service() {
+    for &kind in FaultKind::ALL {
+        for target in ["frontend", "checkout", "postgres", "redis", "ads"] {
+            let t = simulate(&incident(shop(), vec![fault(kind, target, None, &[])], 23));
+            for s in &t.metrics {
+                assert!(
+                    s.values.iter().all(|v| v.is_nan() || (v.is_finite() && *v >= 0.0)),
+                    "{kind} on {target}: {} on {} has {:?}",
+                    s.name,
+                    t.services[s.service as usize],
+                    s.values.iter().find(|v| !v.is_nan() && (!v.is_finite() || **v < 0.0))
+                );
+            }
+            for l in &t.logs {
+                let tpl = &t.log_templates[l.template as usize];
+                assert_eq!(tpl.text.matches("{}").count(), l.args.len(), "{}", tpl.text);
+            }
+            assert!(!t.alert.summary.is_empty());
+            assert!(t.spans.iter().all(|s| s.duration_us > 0));
+        }
+    }
+}

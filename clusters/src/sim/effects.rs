@@ -306,6 +306,9 @@ impl Sim<'_> {
             pod.started = start;
             if !surge {
                 pod.down_until = pod.down_until.max(start + boot);
+            } else if pod.down_until > start + boot {
+                // A pod waiting out a crash back-off is replaced by a fresh one.
+                pod.down_until = start + boot;
             }
             pod.leak_mb = 0.0;
             pod.leaked_conns = 0.0;
