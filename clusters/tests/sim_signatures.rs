@@ -878,10 +878,20 @@ fn crash_loops_and_oom_kills_stop_when_the_change_is_reverted() {
         let t = simulate(&incident(shop(), vec![f], 3));
         let v = View::new(&t);
         assert!(v.error_ratio("frontend", 200, 330) > 0.5, "{kind} hurt");
-        assert!(v.error_ratio("frontend", 420, END_S) < 0.01, "{kind} recovered");
+        assert!(
+            v.error_ratio("frontend", 420, END_S) < 0.01,
+            "{kind} recovered"
+        );
         let restarts = v.series("kube_pod_container_status_restarts_total", "cart", &[]);
         let late = v.window(restarts, 420, END_S);
-        assert!(late.windows(2).all(|w| w[0] == w[1]), "{kind}: restarts stopped");
-        assert_eq!(v.events("cart", "ConfigChanged").len(), 2, "{kind}: change and revert");
+        assert!(
+            late.windows(2).all(|w| w[0] == w[1]),
+            "{kind}: restarts stopped"
+        );
+        assert_eq!(
+            v.events("cart", "ConfigChanged").len(),
+            2,
+            "{kind}: change and revert"
+        );
     }
 }

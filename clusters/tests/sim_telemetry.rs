@@ -404,11 +404,15 @@ fn every_kind_runs_on_every_kind_of_service() {
             let t = simulate(&incident(shop(), vec![fault(kind, target, None, &[])], 23));
             for s in &t.metrics {
                 assert!(
-                    s.values.iter().all(|v| v.is_nan() || (v.is_finite() && *v >= 0.0)),
+                    s.values
+                        .iter()
+                        .all(|v| v.is_nan() || (v.is_finite() && *v >= 0.0)),
                     "{kind} on {target}: {} on {} has {:?}",
                     s.name,
                     t.services[s.service as usize],
-                    s.values.iter().find(|v| !v.is_nan() && (!v.is_finite() || **v < 0.0))
+                    s.values
+                        .iter()
+                        .find(|v| !v.is_nan() && (!v.is_finite() || **v < 0.0))
                 );
             }
             for l in &t.logs {

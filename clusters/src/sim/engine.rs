@@ -117,6 +117,7 @@ impl<'a> Sim<'a> {
             })
             .collect();
         let metrics = Metrics::new(&prof, &edges, end_s / SCRAPE_S);
+        let (acc, eacc) = uptime_counters(&prof, &edges, &mut root.fork("uptime"));
         let noise_scale = match inc.noise {
             NoiseLevel::Low => 0.5,
             NoiseLevel::Normal => 1.0,
@@ -132,10 +133,10 @@ impl<'a> Sim<'a> {
             mods: vec![Mods::default(); n],
             gate: vec![Gate::default(); n],
             tick: vec![Tick::default(); n],
-            eacc: vec![EdgeAcc::default(); edges.len()],
+            eacc,
             edges,
             out_edges,
-            acc: vec![Acc::default(); n],
+            acc,
             out: Out::default(),
             metrics,
             rng: Rngs {
@@ -345,7 +346,7 @@ impl<'a> Sim<'a> {
             let slow_pool = rest * pool;
             let slow_down = rest * (1.0 - pool) * down_slow;
             let alive = rest * (1.0 - pool) * (1.0 - down_fail);
-            let panic = alive * m.panic_frac;
+            let panic = alive * (m.panic_frac + tk.dropped).min(1.0);
             let slow_fail = slow_pool + slow_down;
             let slow_ms = if slow_fail > 0.0 {
                 let down_ms = if slow_w > 0.0 {
@@ -375,6 +376,7 @@ impl<'a> Sim<'a> {
             };
             let tk = &mut self.tick[i];
             tk.resp = resp;
+            tk.dropped = 0.0;
             let frozen_or_gone = m.frozen || tk.up_pods == 0;
             tk.completed = if frozen_or_gone { 0.0 } else { tk.demand };
             let body_share = (1.0 - resp.hang - resp.fast_fail - resp.slow_fail).max(0.0);
@@ -549,6 +551,38 @@ pub(crate) fn window_body(w: f64, mean: f64, m2: f64) -> Mix {
         sigma,
         ..Mix::default()
     }
+}
+
+/// Counters as the processes left them before the window opened: every service has
+/// been up for a few hours to a few days, so counters do not start at zero.
+fn uptime_counters(prof: &[Profile], edges: &[Edge], r: &mut Rng) -> (Vec<Acc>, Vec<EdgeAcc>) {
+    let uptime: Vec<f64> = prof.iter().map(|_| r.uniform(2.0, 72.0) * 3600.0).collect();
+    let acc = prof
+        .iter()
+        .zip(&uptime)
+        .map(|(p, &u)| {
+            let pods = p.replicas as f64;
+            let per_pod_cpu = p.cpu_per_req * p.base_rps / pods;
+            Acc {
+                req2: (p.base_rps * u).floor(),
+                req4: (p.base_rps * u * 0.002).floor(),
+                cpu_s: per_pod_cpu * u,
+                proc_cpu_s: per_pod_cpu * u,
+                disk_io_s: 0.02 * u,
+                net_tx: p.base_rps * p.resp_kb * 1000.0 / pods * u,
+                retrans: (p.base_rps * p.resp_kb / 1.4 / pods * u * 0.0002).floor(),
+                ..Acc::default()
+            }
+        })
+        .collect();
+    let eacc = edges
+        .iter()
+        .map(|e| EdgeAcc {
+            ok: (prof[e.from].base_rps * uptime[e.from]).floor(),
+            ..EdgeAcc::default()
+        })
+        .collect();
+    (acc, eacc)
 }
 
 /// The latency a call adds when it is made with probability `f`.

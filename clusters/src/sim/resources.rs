@@ -122,12 +122,18 @@ impl Sim<'_> {
             }
         };
         let start = t + 1 + delay;
+        let was_up = pod.up(t);
         pod.started = start;
         pod.down_until = start + boot;
         pod.leak_mb = 0.0;
         pod.leaked_conns = 0.0;
         pod.exit_at = 0;
         self.acc[i].restarts += 1.0;
+        if was_up && why != Exit::Liveness {
+            // Killed, not stopped: the requests in flight on that pod are lost.
+            let serving = self.tick[i].up_pods.max(1) as f64;
+            self.tick[i].dropped = (self.tick[i].dropped + 0.5 / serving).min(1.0);
+        }
         // The service's counters are sums over pods; they drop to zero only when no
         // pod kept its process (a lone replica, or all of them down).
         if !self.pods[i].iter().any(|p| p.up(t)) {

@@ -217,6 +217,8 @@ pub(crate) struct Tick {
     pub retrans: f64,
     pub db_queries: f64,
     pub gc_pressure: f64,
+    /// Share of requests lost because a pod died under them (applies next tick).
+    pub dropped: f64,
 }
 
 /// One call edge in one tick, as the caller sees it.
