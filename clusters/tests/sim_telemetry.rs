@@ -424,3 +424,12 @@ fn every_kind_runs_on_every_kind_of_service() {
         }
     }
 }
+
+#[test]
+fn an_empty_topology_gives_empty_telemetry() {
+    let mut topo = chain();
+    topo.services.clear();
+    let t = simulate(&incident(topo, vec![], 1));
+    assert!(t.metrics.is_empty() && t.logs.is_empty() && t.services.is_empty());
+    assert_eq!(t.end_ms, END_S * 1000);
+}

@@ -1,5 +1,38 @@
 //! What each fault kind does: the clue it leaves when it arrives (a deploy, a config
 //! change, or nothing), what it changes every tick while active, and how it goes away.
+//!
+//! What a person on call sees, per kind (T = target):
+//!
+//! | kind | signals |
+//! |---|---|
+//! | `cpu_saturation` | T's container CPU at its quota and throttled, T's process CPU normal (a stray process), latency up on T and callers, overload 503s |
+//! | `memory_pressure` | working set near the limit while process RSS is normal, `GC pause` lines, latency spikes, rare OOM kill |
+//! | `disk_full` | `container_fs_usage_bytes` climbs to 100 %, `No space left on device` on writes, 5xx on the write share only |
+//! | `disk_slow` | `node_disk_io_time_seconds_total` up, `slow fsync` lines, latency up with CPU idle |
+//! | `network_delay` | callers' client-side latency up by the delay, T's own handler time unchanged |
+//! | `network_loss` | `node_netstat_tcp_retrans_segs` up, `connection reset` in callers, p99 far above p50 |
+//! | `network_partition` | `connect timeout` in callers, T healthy (`up` 1) with no traffic |
+//! | `bandwidth_limit` | T's transmit bytes flat at the cap, calls into T queue and time out |
+//! | `dns_failure` | `no such host` / `ENOTFOUND T` in callers' logs, T healthy with its traffic gone |
+//! | `process_freeze` | T's scrapes fail (NaN, `up` 0), callers time out, no restart, T writes nothing |
+//! | `crash_loop` | `BackOff` events, restarts climbing, a fatal config line at each start, refused in callers |
+//! | `oom_kill` | `ConfigChanged` memory limit down, `OOMKilled` saw-tooth at the new limit |
+//! | `scale_to_zero` | `ScalingReplicaSet ... to 0`, no replicas available, refused in callers, T's metrics stop |
+//! | `misrouted_port` | `ConfigChanged` targetPort, refused in callers, T healthy and idle |
+//! | `bad_env_config` | `ConfigChanged` env, `invalid configuration` errors and 5xx on T |
+//! | `failed_deploy` | a deploy, `Readiness probe failed`, fewer available replicas, restarts of the new pods |
+//! | `liveness_probe_misconfig` | `Liveness probe failed` + `Killing`, restarts, no error logged before each kill |
+//! | `cpu_throttle` | `ConfigChanged` cpu limit down, throttled periods climb, CPU use flat at the new quota |
+//! | `dependency_removed` | `Deleted` events, every series of T gone (also kube-state), `no such host` in callers |
+//! | `error_injection` | a deploy, runtime stack traces from one code path, a share of 5xx propagating up |
+//! | `slow_handler` | a deploy, T's own spans and server latency up, callers follow |
+//! | `memory_leak` | a deploy, RSS climbing linearly, GC pauses near the limit, runtime OOM message, `OOMKilled`, restart, climb again |
+//! | `connection_leak` | a deploy, pool in-use climbing to max, `timeout acquiring connection from pool`, callers time out |
+//! | `retry_storm` | a deploy (or config), calls from T to its dependencies multiplied, `retrying request` lines, dependencies loaded |
+//! | `cache_bypass` | a deploy (or config), T's cache hit ratio and cache calls fall, database queries and CPU rise |
+//! | `hot_loop` | a deploy, T's own process CPU jumps to the quota, throttling, latency up |
+//! | `panic_crash` | a deploy, runtime panic traces (`panicked at`, exit code 101 for Rust), back-off, refused in callers |
+//! | `slow_query` | a deploy, `duration: ... statement:` lines on the database naming T's table, database CPU and T's query latency up |
 
 use otrashi_gym::telemetry::EventType;
 use otrashi_scenarios::catalog::{FaultKind, Via};

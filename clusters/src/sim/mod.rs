@@ -44,6 +44,14 @@ const EPOCH_2026_MS: i64 = 1_767_225_600_000;
 /// Runs an incident in the simulator and returns its telemetry. Pure and
 /// deterministic: no clock, no IO, the same incident gives the same bytes.
 pub fn simulate(incident: &Incident) -> Telemetry {
+    if incident.topology.services.is_empty() {
+        // Nothing to run; validation rejects such scenarios, this keeps `simulate` total.
+        return Telemetry {
+            start_unix_ms: start_unix_ms(incident.seed),
+            end_ms: incident.timeline.end().as_millis(),
+            ..Telemetry::default()
+        };
+    }
     let mut sim = engine::Sim::new(incident);
     sim.run();
     let alert = sim.alert();
