@@ -433,3 +433,36 @@ fn an_empty_topology_gives_empty_telemetry() {
     assert!(t.metrics.is_empty() && t.logs.is_empty() && t.services.is_empty());
     assert_eq!(t.end_ms, END_S * 1000);
 }
+
+#[test]
+fn logs_point_at_traces_through_their_service() {
+    let t = simulate(&incident(
+        shop(),
+        vec![fault(FaultKind::ErrorInjection, "cart", None, &[])],
+        12,
+    ));
+    let traced: Vec<_> = t.logs.iter().filter(|l| l.trace_id.is_some()).collect();
+    assert!(traced.len() > 200, "{} traced lines", traced.len());
+    let mut failed_links = 0;
+    for l in traced {
+        let spans: Vec<_> = t
+            .spans
+            .iter()
+            .filter(|s| Some(s.trace_id) == l.trace_id && s.service == l.service)
+            .collect();
+        assert!(
+            !spans.is_empty(),
+            "log line points at a trace that never reached its service"
+        );
+        if l.level >= otrashi_gym::telemetry::LogLevel::Error {
+            assert!(spans.iter().any(|s| s.status == SpanStatus::Error));
+            failed_links += 1;
+        } else {
+            assert!(spans.iter().any(|s| s.status == SpanStatus::Ok));
+        }
+    }
+    assert!(
+        failed_links > 50,
+        "{failed_links} error lines linked to failed traces"
+    );
+}

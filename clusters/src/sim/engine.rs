@@ -68,6 +68,17 @@ pub(crate) struct Sim<'a> {
     pub jit: Vec<f64>,
     /// Standard normal quantiles for cheap draws.
     pub normals: [f64; 64],
+    /// Per service: traces that passed through it this tick, for log correlation.
+    pub traced: Vec<Traced>,
+}
+
+/// Traces seen at one service during the current tick.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Traced {
+    /// A trace served there without error.
+    pub ok: Option<u64>,
+    /// A trace that failed there (its own error or a failed call it made).
+    pub failed: Option<u64>,
 }
 
 impl<'a> Sim<'a> {
@@ -155,6 +166,7 @@ impl<'a> Sim<'a> {
             obs: vec![Vec::with_capacity((end_s / SCRAPE_S) as usize); n],
             jit: vec![1.0; n],
             normals: super::dist::normal_table::<64>(),
+            traced: vec![Traced::default(); n],
             prof,
         }
     }
@@ -175,8 +187,11 @@ impl<'a> Sim<'a> {
             self.respond();
             self.resources(t);
             self.accumulate();
-            self.emit_logs(t);
+            for tr in &mut self.traced {
+                *tr = Traced::default();
+            }
             self.emit_traces(t, &ops);
+            self.emit_logs(t);
             if (t + 1) % SCRAPE_S == 0 {
                 self.scrape(t + 1);
             }

@@ -170,6 +170,17 @@ pub(crate) fn panic_trace(sim: &mut Sim<'_>, i: usize, t: u32) {
 }
 
 impl Sim<'_> {
+    /// Records a line of service `i`, tied to a request traced through it this tick
+    /// when there is one: error lines to a trace that failed there, others to any.
+    fn emit(&mut self, t_ms: u64, i: usize, level: LogLevel, tpl: &'static str, args: Vec<String>) {
+        let trace = if level >= LogLevel::Error {
+            self.traced[i].failed.take()
+        } else {
+            self.traced[i].ok.take()
+        };
+        self.out.log_traced(t_ms, i, level, tpl, args, trace);
+    }
+
     /// This tick's sampled log lines for every service.
     pub(crate) fn emit_logs(&mut self, t: u32) {
         for i in 0..self.prof.len() {
@@ -271,7 +282,7 @@ impl Sim<'_> {
         } else {
             level
         };
-        self.out.log(t_ms, i, level, tpl, args);
+        self.emit(t_ms, i, level, tpl, args);
     }
 
     fn caller_ip(&self, i: usize) -> String {
@@ -358,7 +369,7 @@ impl Sim<'_> {
             (_, Runtime::Node) => ("{\"level\":50,\"msg\":\"upstream call failed\",\"peer\":\"{}\",\"err\":\"read ECONNRESET\"}", vec![peer]),
             (_, _) => ("ERROR upstream call to {} failed: connection reset by peer", vec![peer]),
         };
-        self.out.log(t_ms, i, LogLevel::Error, tpl, args);
+        self.emit(t_ms, i, LogLevel::Error, tpl, args);
     }
 
     /// A client library's error about a datastore (a database driver, a Redis or AMQP
@@ -415,7 +426,7 @@ impl Sim<'_> {
                 }
             }
         };
-        self.out.log(t_ms, i, LogLevel::Error, tpl, args);
+        self.emit(t_ms, i, LogLevel::Error, tpl, args);
     }
 
     fn slow_query_lines(&mut self, i: usize, e: &Edge, base: u64) {
@@ -424,7 +435,7 @@ impl Sim<'_> {
         let table = self.prof[i].table.clone();
         if self.rng.logs.chance(0.35) {
             let at = base + self.rng.logs.below(1000) as u64;
-            self.out.log(
+            self.emit(
                 at,
                 db,
                 LogLevel::Info,
@@ -434,7 +445,7 @@ impl Sim<'_> {
         }
         if self.rng.logs.chance(0.1) {
             let at = base + self.rng.logs.below(1000) as u64;
-            self.out.log(
+            self.emit(
                 at,
                 i,
                 LogLevel::Warn,
@@ -468,7 +479,7 @@ impl Sim<'_> {
                 ServiceKind::Database => ("WARNING:  slow fsync of \"pg_wal/00000001000000{}\" took {} ms", vec![format!("{:08X}", 0x2A0 + t / 30), took]),
                 _ => ("WARN slow fsync on /data/{}.log took {}ms", vec![package(&self.prof[i].name), took]),
             };
-            self.out.log(at, i, LogLevel::Warn, tpl, args);
+            self.emit(at, i, LogLevel::Warn, tpl, args);
         }
         if tk.gc_pressure > 0.05 && self.rng.logs.chance((tk.gc_pressure * 0.3).min(0.4)) {
             self.gc_line(i, at);
@@ -477,7 +488,7 @@ impl Sim<'_> {
             if let Some(&e) = self.out_edges[i].first() {
                 let peer = self.prof[self.edges[e].to].name.clone();
                 let attempt = 2 + self.rng.logs.below(9);
-                self.out.log(
+                self.emit(
                     at,
                     i,
                     LogLevel::Warn,
@@ -492,7 +503,7 @@ impl Sim<'_> {
         }
         if m.stuck_rollout && t % 10 == 5 {
             let v = self.prof[i].version_string();
-            self.out.log(
+            self.emit(
                 at,
                 i,
                 LogLevel::Warn,
@@ -514,7 +525,7 @@ impl Sim<'_> {
             Runtime::Rust => ("ERROR {}::handlers: request failed: Exception in pricing: price missing for sku\n   0: {}::pricing::total\n             at ./src/pricing.rs:142:18", vec![pkg.clone(), pkg]),
             Runtime::Native => ("ERROR:  internal error: {}", vec!["unexpected state".into()]),
         };
-        self.out.log(at, i, LogLevel::Error, tpl, args);
+        self.emit(at, i, LogLevel::Error, tpl, args);
     }
 
     fn bad_config_line(&mut self, i: usize, at: u64) {
@@ -526,7 +537,7 @@ impl Sim<'_> {
             Runtime::Node => ("{\"level\":50,\"msg\":\"invalid configuration\",\"key\":\"{}\",\"value\":\"{}\"}", vec![key, "5".into()]),
             _ => ("ERROR invalid configuration: {}=\"{}\" is not a duration", vec![key, "5".into()]),
         };
-        self.out.log(at, i, LogLevel::Error, tpl, args);
+        self.emit(at, i, LogLevel::Error, tpl, args);
     }
 
     fn pool_line(&mut self, i: usize, at: u64) {
@@ -538,7 +549,7 @@ impl Sim<'_> {
             Runtime::Node => ("{\"level\":50,\"msg\":\"timeout acquiring connection from pool\",\"max\":{},\"err\":\"TimeoutError: ResourceRequest timed out\"}", vec![pool]),
             _ => ("ERROR timeout acquiring connection from pool (max_size={}): timed out after 30s", vec![pool]),
         };
-        self.out.log(at, i, LogLevel::Error, tpl, args);
+        self.emit(at, i, LogLevel::Error, tpl, args);
     }
 
     fn disk_full_line(&mut self, i: usize, at: u64) {
@@ -551,7 +562,7 @@ impl Sim<'_> {
             (_, Runtime::Node) => ("{\"level\":50,\"msg\":\"write failed\",\"err\":\"ENOSPC: no space left on device, write '/data/{}.tmp'\"}", vec![package(&p.name)]),
             _ => ("level=error msg=\"write failed\" err=\"write /data/{}.wal: No space left on device\"", vec![package(&p.name)]),
         };
-        self.out.log(at, i, LogLevel::Error, tpl, args);
+        self.emit(at, i, LogLevel::Error, tpl, args);
     }
 
     fn gc_line(&mut self, i: usize, at: u64) {
@@ -569,6 +580,6 @@ impl Sim<'_> {
             Runtime::Node => ("{\"level\":40,\"msg\":\"long GC pause\",\"pause_ms\":{},\"heap_mb\":{},\"limit_mb\":{}}", vec![pause, heap, limit]),
             _ => ("WARN memory pressure: GC pause {}ms, rss {}MB of {}MB", vec![pause, heap, limit]),
         };
-        self.out.log(at, i, LogLevel::Warn, tpl, args);
+        self.emit(at, i, LogLevel::Warn, tpl, args);
     }
 }

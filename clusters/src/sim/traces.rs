@@ -202,6 +202,12 @@ impl Sim<'_> {
             }
         }
         let failed = error.is_some();
+        let seen = &mut self.traced[i];
+        if failed {
+            seen.failed = Some(ids.trace);
+        } else {
+            seen.ok = Some(ids.trace);
+        }
         self.out.span(SpanRec {
             trace_id: ids.trace,
             span_id,
@@ -246,6 +252,7 @@ impl Sim<'_> {
             net_ms += self.prof[j].resp_kb * 8.0 / mj.bw_kbit * 1000.0;
         }
         let client = |sim: &mut Self, ids: &mut Ids, dur: u64, msg: String| {
+            sim.traced[edge.from].failed = Some(ids.trace);
             let span_id = ids.next;
             ids.next = ids.next.wrapping_add(0x9E37_79B9);
             sim.out.span(SpanRec {
