@@ -5,6 +5,14 @@
 //! containers, so that RL training can run thousands of episodes per minute and tests
 //! can pin what each fault looks like. Real backends (Docker, Kubernetes) come behind
 //! cargo features and deliver the same [`otrashi_gym::Telemetry`].
+//!
+//! ```
+//! let incident = otrashi_clusters::bench_incident(7);
+//! let telemetry = otrashi_clusters::simulate(&incident);
+//! assert_eq!(telemetry.services.len(), 10);
+//! // The same incident always gives the same telemetry.
+//! assert_eq!(telemetry, otrashi_clusters::simulate(&incident));
+//! ```
 
 pub mod sim;
 
