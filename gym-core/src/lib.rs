@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod context;
+pub mod query;
 pub mod telemetry;
 
 pub use backend::{Backend, BackendError, Env};
@@ -13,3 +14,6 @@ pub use context::EpisodeContext;
 pub use telemetry::Telemetry;
 pub mod report;
 pub mod score;
+
+#[cfg(test)]
+pub(crate) mod fixture;
