@@ -494,3 +494,25 @@ pub fn telemetry() -> Telemetry {
         },
     }
 }
+
+/// The first word in `text` that would tell an agent the incident was made on purpose
+/// or what was done: `fault` (not inside `default`), `inject`, `chaos`, `ground_truth`,
+/// or a fault kind's name.
+pub fn leaked_word(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let mut words: Vec<String> = ["inject", "chaos", "ground_truth", "groundtruth", "otrashi"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    for k in FaultKind::ALL {
+        words.push(k.as_str().to_owned());
+        words.push(k.short_name().to_owned());
+    }
+    if let Some(w) = words.into_iter().find(|w| lower.contains(w.as_str())) {
+        return Some(w);
+    }
+    lower
+        .match_indices("fault")
+        .any(|(i, _)| !lower[..i].ends_with("de"))
+        .then(|| "fault".to_owned())
+}

@@ -6,8 +6,11 @@
 
 pub mod backend;
 pub mod context;
+pub mod observation;
 pub mod query;
+pub mod scorer;
 pub mod telemetry;
+pub mod tools;
 
 pub use backend::{Backend, BackendError, Env};
 pub use context::EpisodeContext;
