@@ -516,3 +516,100 @@ pub fn leaked_word(text: &str) -> Option<String> {
         .any(|(i, _)| !lower[..i].ends_with("de"))
         .then(|| "fault".to_owned())
 }
+
+/// A test-only scorer: 1.0 when the first root cause names the true component, else 0.
+pub struct ExactScorer;
+
+impl crate::scorer::Scorer for ExactScorer {
+    fn parse(
+        &self,
+        value: &serde_json::Value,
+    ) -> Result<(crate::report::RcaReport, Vec<String>), String> {
+        serde_json::from_value(value.clone())
+            .map(|r| (r, vec![]))
+            .map_err(|e| e.to_string())
+    }
+
+    fn score(
+        &self,
+        report: &crate::report::RcaReport,
+        truth: &otrashi_scenarios::GroundTruth,
+        _topology: &Topology,
+        _telemetry: &Telemetry,
+        _stats: &crate::score::EpisodeStats,
+    ) -> crate::score::Reward {
+        let hit = report.root_causes.first().map(|c| c.component.as_str())
+            == truth.root_causes.first().map(|c| c.component.as_str());
+        let value = if hit { 1.0 } else { 0.0 };
+        crate::score::Reward {
+            total: value,
+            components: vec![crate::score::RewardComponent {
+                name: "localization".into(),
+                value,
+                weight: 1.0,
+                reason: "exact match of the first root cause (test scorer)".into(),
+            }],
+        }
+    }
+
+    fn invalid_action_penalty(&self) -> f64 {
+        0.01
+    }
+}
+
+/// A test-only backend that "runs" an incident by returning the fixture telemetry.
+#[derive(Default)]
+pub struct FakeBackend {
+    /// Make `run` fail.
+    pub fail_run: bool,
+    /// Counts teardowns, to check they always happen.
+    pub teardowns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct FakeEnv {
+    fail_run: bool,
+    teardowns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl crate::backend::Backend for FakeBackend {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    async fn provision(
+        &self,
+        _incident: &otrashi_scenarios::Incident,
+        _cx: &crate::context::EpisodeContext,
+    ) -> Result<Box<dyn crate::backend::Env>, crate::backend::BackendError> {
+        Ok(Box::new(FakeEnv {
+            fail_run: self.fail_run,
+            teardowns: self.teardowns.clone(),
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::backend::Env for FakeEnv {
+    async fn run(
+        &mut self,
+        _cx: &crate::context::EpisodeContext,
+    ) -> Result<Telemetry, crate::backend::BackendError> {
+        if self.fail_run {
+            return Err(crate::backend::BackendError::Run {
+                message: "load generator crashed".into(),
+                source: None,
+            });
+        }
+        Ok(telemetry())
+    }
+
+    async fn teardown(
+        &mut self,
+        _cx: &crate::context::EpisodeContext,
+    ) -> Result<(), crate::backend::BackendError> {
+        self.teardowns
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod context;
+pub mod gym;
 pub mod observation;
 pub mod query;
 pub mod scorer;
@@ -14,7 +15,11 @@ pub mod tools;
 
 pub use backend::{Backend, BackendError, Env};
 pub use context::EpisodeContext;
+pub use gym::{Gym, GymConfig, GymError};
+pub use observation::Observation;
+pub use scorer::Scorer;
 pub use telemetry::Telemetry;
+pub use tools::Action;
 pub mod report;
 pub mod score;
 
