@@ -4,6 +4,9 @@
 //! It is backend-neutral: the simulator, Docker and Kubernetes backends implement
 //! [`Backend`]; everything an agent can see goes through [`telemetry::Telemetry`].
 
+// Tests may unwrap: a panic there is the failure report.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod backend;
 pub mod context;
 pub mod gym;
