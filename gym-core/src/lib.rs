@@ -7,8 +7,11 @@
 // Tests may unwrap: a panic there is the failure report.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod agents;
+pub mod artifacts;
 pub mod backend;
 pub mod context;
+pub mod episode;
 pub mod gym;
 pub mod observation;
 pub mod query;
@@ -16,8 +19,10 @@ pub mod scorer;
 pub mod telemetry;
 pub mod tools;
 
+pub use agents::Agent;
 pub use backend::{Backend, BackendError, Env};
 pub use context::EpisodeContext;
+pub use episode::{run_episode, EpisodeResult};
 pub use gym::{Gym, GymConfig, GymError};
 pub use observation::Observation;
 pub use scorer::Scorer;

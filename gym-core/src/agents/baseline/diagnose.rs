@@ -1,0 +1,435 @@
+//! From findings to a ranked diagnosis: which service, what kind, how sure.
+
+use serde_json::{json, Value};
+
+use otrashi_scenarios::FaultKind;
+
+use super::findings::Findings;
+use crate::query::{format_rfc3339, parse_rfc3339};
+
+/// One scored suspect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suspect {
+    /// The service.
+    pub service: String,
+    /// Its suspicion score.
+    pub score: f64,
+    /// When its trouble began (Unix ms), if seen.
+    pub onset_ms: Option<i64>,
+    /// Why, one phrase per clue.
+    pub reasons: Vec<String>,
+}
+
+/// A number short enough to read: `462.5M`, `0.6`, `5`.
+fn num(v: f64) -> String {
+    let a = v.abs();
+    let (scaled, suffix) = if a >= 1e9 {
+        (v / 1e9, "G")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e4 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let s = format!("{scaled:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}{suffix}")
+}
+
+fn signal_weight(signal: &str) -> f64 {
+    match signal {
+        "restarts" | "throttling" | "pool" | "up" => 1.5,
+        "memory" | "cache_hit" => 1.2,
+        "cpu" | "process_cpu" => 0.8,
+        _ => 1.0,
+    }
+}
+
+fn event_weight(reason: &str, message: &str) -> f64 {
+    match reason {
+        "Deleted" => 3.0,
+        "OOMKilled" => 2.0,
+        "BackOff" | "Unhealthy" | "ConfigChanged" => 1.5,
+        "Killing" => 1.0,
+        "ScalingReplicaSet" if message.contains("to 0") => 2.5,
+        _ => 0.0,
+    }
+}
+
+impl Findings {
+    fn calls_of(&self, service: &str) -> Vec<String> {
+        self.services
+            .iter()
+            .find(|s| s.name == service)
+            .map(|s| s.calls.clone())
+            .unwrap_or_default()
+    }
+
+    /// A deploy of `service` shortly before `at` (within 15 minutes, or 1 minute after).
+    pub fn deploy_before(
+        &self,
+        service: &str,
+        at: Option<i64>,
+    ) -> Option<&crate::query::DeployInfo> {
+        let at = at.unwrap_or(self.alert_ms);
+        self.deploys.iter().rfind(|d| {
+            d.service == service
+                && parse_rfc3339(&d.time).is_ok_and(|t| t <= at + 60_000 && t >= at - 900_000)
+        })
+    }
+
+    /// Whether a Warning-ish event with this reason concerns `service`.
+    pub fn has_event(&self, service: &str, reason: &str) -> bool {
+        self.events
+            .iter()
+            .any(|e| e.service == service && e.reason == reason)
+    }
+
+    /// Whether `service`'s own logs (or failing spans) show this phrase class.
+    pub fn has_class(&self, service: &str, class: &str) -> bool {
+        self.log_classes
+            .iter()
+            .any(|(s, c)| s == service && *c == class)
+    }
+
+    /// Whether other services' logs name `service` with this phrase class.
+    pub fn mentioned(&self, service: &str, class: &str) -> bool {
+        self.mentions
+            .iter()
+            .any(|m| m.target == service && m.class == class)
+    }
+
+    /// Whether a metric signal changed on `service`.
+    pub fn has_hit(&self, service: &str, signal: &str) -> bool {
+        self.hits
+            .iter()
+            .any(|h| h.service == service && h.signal == signal)
+    }
+
+    /// Every service ranked by suspicion, most suspect first.
+    pub fn rank(&self) -> Vec<Suspect> {
+        let mut names = self.service_names();
+        if names.is_empty() {
+            names.push(self.alert_service.clone());
+        }
+        let total_origins: usize = self.origins.iter().map(|o| o.1).sum();
+        let mut suspects: Vec<Suspect> = names
+            .iter()
+            .map(|s| {
+                let mut score = 0.0;
+                let mut reasons = Vec::new();
+                let mut onset: Option<i64> = None;
+                for h in self.hits.iter().filter(|h| &h.service == s) {
+                    score += signal_weight(h.signal) * (1.0 + h.peak_z.min(50.0).ln_1p() / 4.0);
+                    reasons.push(format!("{} changed", h.metric));
+                    onset = Some(onset.map_or(h.onset_ms, |o| o.min(h.onset_ms)));
+                }
+                if let Some((_, metric, at)) = self.gaps.iter().find(|g| &g.0 == s) {
+                    score += 1.5;
+                    reasons.push(format!("{metric} has no data from {}", format_rfc3339(*at)));
+                    onset = Some(onset.map_or(*at, |o| o.min(*at)));
+                }
+                if let Some((_, n, _)) = self.origins.iter().find(|o| &o.0 == s) {
+                    let share = *n as f64 / total_origins.max(1) as f64;
+                    score += 3.0 * share;
+                    reasons.push(format!(
+                        "failing requests originate here in {n} sampled traces"
+                    ));
+                }
+                for e in self.events.iter().filter(|e| &e.service == s) {
+                    let w = event_weight(&e.reason, &e.message);
+                    if w > 0.0 {
+                        score += w;
+                        reasons.push(format!("{} event", e.reason));
+                    }
+                }
+                let own_errors = self
+                    .logs
+                    .iter()
+                    .filter(|g| {
+                        g.services.contains(s) && g.level >= crate::telemetry::LogLevel::Error
+                    })
+                    .count();
+                score += (own_errors as f64 * 0.4).min(1.5);
+                for class in ["dns", "refused", "timeout"] {
+                    if self.mentioned(s, class) {
+                        score += 2.5;
+                        reasons.push(format!("callers report `{class}` errors naming it"));
+                    }
+                }
+                if self.deploy_before(s, onset).is_some() {
+                    score += 1.5;
+                    reasons.push("deployed shortly before the trouble began".into());
+                }
+                Suspect {
+                    service: s.clone(),
+                    score,
+                    onset_ms: onset,
+                    reasons,
+                }
+            })
+            .collect();
+
+        // The deepest troubled service explains its callers' trouble, not the reverse.
+        let raw: Vec<(String, f64)> = suspects
+            .iter()
+            .map(|s| (s.service.clone(), s.score))
+            .collect();
+        let earliest = suspects
+            .iter()
+            .filter(|s| s.score >= 1.0)
+            .filter_map(|s| s.onset_ms)
+            .min();
+        for s in &mut suspects {
+            if s.score < 1.0 {
+                continue;
+            }
+            let downstream_quiet = self.calls_of(&s.service).iter().all(|c| {
+                raw.iter()
+                    .find(|(n, _)| n == c)
+                    .is_none_or(|(_, sc)| *sc < 0.5 * s.score)
+            });
+            if downstream_quiet {
+                s.score += 1.5;
+                s.reasons
+                    .push("none of its dependencies look as troubled".into());
+            }
+            if earliest.is_some() && s.onset_ms == earliest {
+                s.score += 1.0;
+                s.reasons.push("its trouble began first".into());
+            }
+        }
+        suspects.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.service.cmp(&b.service)));
+        suspects
+    }
+
+    /// A guess at what went wrong on `service`, with how strongly the signals agree
+    /// (0.3 weak, 0.45 medium, 0.6 strong).
+    pub fn guess_kind(&self, service: &str, onset: Option<i64>) -> (FaultKind, f64) {
+        use FaultKind as K;
+        let s = service;
+        let deployed = self.deploy_before(s, onset).is_some();
+        let config_changed = self.has_event(s, "ConfigChanged");
+        let scaled_to_zero = self.events.iter().any(|e| {
+            e.service == s && e.reason == "ScalingReplicaSet" && e.message.contains("to 0")
+        });
+        let no_data = self.gaps.iter().any(|g| g.0 == s) || self.has_hit(s, "up");
+        let rules: [(bool, K, f64); 24] = [
+            (self.has_event(s, "Deleted"), K::DependencyRemoved, 0.6),
+            (self.mentioned(s, "dns"), K::DnsFailure, 0.6),
+            (scaled_to_zero, K::ScaleToZero, 0.6),
+            (
+                self.has_event(s, "OOMKilled") && config_changed,
+                K::OomKill,
+                0.55,
+            ),
+            (
+                self.has_event(s, "OOMKilled") && (deployed || self.has_hit(s, "memory")),
+                K::MemoryLeak,
+                0.55,
+            ),
+            (self.has_event(s, "OOMKilled"), K::OomKill, 0.45),
+            (self.has_class(s, "panic"), K::PanicCrash, 0.6),
+            (
+                self.has_event(s, "Unhealthy") && deployed,
+                K::FailedDeploy,
+                0.5,
+            ),
+            (
+                self.has_event(s, "Unhealthy") || self.has_class(s, "probe"),
+                K::LivenessProbeMisconfig,
+                0.45,
+            ),
+            (
+                self.has_event(s, "BackOff") || self.has_hit(s, "restarts"),
+                K::CrashLoop,
+                0.45,
+            ),
+            (self.has_hit(s, "throttling"), K::CpuThrottle, 0.55),
+            (
+                self.has_class(s, "pool") || self.has_hit(s, "pool"),
+                K::ConnectionLeak,
+                0.55,
+            ),
+            (self.has_class(s, "disk_full"), K::DiskFull, 0.6),
+            (self.has_class(s, "disk_slow"), K::DiskSlow, 0.45),
+            (
+                self.has_class(s, "config") || (config_changed && self.has_hit(s, "errors")),
+                K::BadEnvConfig,
+                0.5,
+            ),
+            (
+                self.mentioned(s, "refused") && config_changed,
+                K::MisroutedPort,
+                0.5,
+            ),
+            (
+                self.mentioned(s, "refused"),
+                if no_data {
+                    K::ScaleToZero
+                } else {
+                    K::MisroutedPort
+                },
+                0.4,
+            ),
+            (no_data, K::ProcessFreeze, 0.4),
+            (self.mentioned(s, "timeout"), K::NetworkPartition, 0.35),
+            (
+                self.has_class(s, "retry") || self.has_hit(s, "client_requests"),
+                K::RetryStorm,
+                0.45,
+            ),
+            (self.has_hit(s, "cache_hit"), K::CacheBypass, 0.5),
+            (self.has_class(s, "slow_query"), K::SlowQuery, 0.5),
+            (
+                self.has_class(s, "reset") || self.mentioned(s, "reset"),
+                K::NetworkLoss,
+                0.35,
+            ),
+            (
+                self.has_hit(s, "memory"),
+                if deployed {
+                    K::MemoryLeak
+                } else {
+                    K::MemoryPressure
+                },
+                0.4,
+            ),
+        ];
+        if let Some((_, kind, strength)) = rules.iter().find(|(hit, _, _)| *hit) {
+            return (*kind, *strength);
+        }
+        let cpu = self.has_hit(s, "process_cpu") || self.has_hit(s, "cpu");
+        match (
+            cpu,
+            self.has_hit(s, "errors"),
+            self.has_hit(s, "latency"),
+            deployed,
+        ) {
+            (true, _, _, true) => (K::HotLoop, 0.4),
+            (true, _, _, false) => (K::CpuSaturation, 0.35),
+            (_, true, _, _) => (K::ErrorInjection, if deployed { 0.45 } else { 0.3 }),
+            (_, _, true, true) => (K::SlowHandler, 0.4),
+            (_, _, true, false) => (K::NetworkDelay, 0.3),
+            _ => (K::ErrorInjection, 0.2),
+        }
+    }
+
+    /// Evidence for a suspect: the clues that point at it.
+    pub fn evidence(&self, service: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        for h in self.hits.iter().filter(|h| h.service == service).take(4) {
+            out.push(json!({
+                "kind": "metric", "service": service, "signal": h.metric,
+                "note": format!("{} went from about {} to {} from {}", h.signal, num(h.baseline), num(h.extreme), format_rfc3339(h.onset_ms)),
+            }));
+        }
+        for e in self
+            .events
+            .iter()
+            .filter(|e| e.service == service && e.reason != "Started")
+            .take(3)
+        {
+            out.push(json!({
+                "kind": "event", "service": service, "signal": e.reason,
+                "note": format!("x{} from {}: {}", e.count, e.first, e.message),
+            }));
+        }
+        for g in self
+            .logs
+            .iter()
+            .filter(|g| g.services.iter().any(|s| s == service))
+            .take(2)
+        {
+            out.push(json!({
+                "kind": "log", "service": service, "signal": g.pattern.lines().next().unwrap_or_default(),
+                "note": format!("{} {} lines from {}", g.count, g.level.as_str(), g.first),
+            }));
+        }
+        for m in self.mentions.iter().filter(|m| m.target == service).take(2) {
+            out.push(json!({
+                "kind": "log", "service": m.writer, "signal": m.class,
+                "note": format!("{} reports `{}` errors naming {}", m.writer, m.class, service),
+            }));
+        }
+        if let Some((_, n, trace)) = self.origins.iter().find(|o| o.0 == service) {
+            out.push(json!({
+                "kind": "trace", "service": service, "signal": trace,
+                "note": format!("the deepest failing span is on {service} in {n} sampled error traces"),
+            }));
+        }
+        if let Some(d) = self
+            .deploy_before(service, None)
+            .or_else(|| self.deploys.iter().rev().find(|d| d.service == service))
+        {
+            out.push(json!({
+                "kind": "deploy", "service": service, "signal": d.id,
+                "note": format!("{} → {} at {}: {}", d.from_version, d.to_version, d.time, d.title),
+            }));
+        }
+        out
+    }
+
+    /// The report to submit.
+    pub fn report(&self) -> Value {
+        let ranked = self.rank();
+        let top_score = ranked.first().map_or(0.0, |s| s.score);
+        let second = ranked.get(1).map_or(0.0, |s| s.score);
+        let margin = if top_score > 0.0 {
+            (top_score - second) / top_score
+        } else {
+            0.0
+        };
+        let mut causes = Vec::new();
+        for (i, s) in ranked.iter().take(3).enumerate() {
+            if i > 0 && s.score < 1.0 {
+                break;
+            }
+            let (kind, strength) = self.guess_kind(&s.service, s.onset_ms);
+            // Calibrated loosely: the kind rule's strength, scaled by how clearly the top
+            // suspect stands out; runners-up get the leftover mass.
+            let confidence = match i {
+                0 => strength * (0.5 + 0.5 * margin),
+                1 => 0.15,
+                _ => 0.07,
+            };
+            causes.push(json!({
+                "component": s.service,
+                "fault": kind.as_str(),
+                "level": kind.level().as_str(),
+                "confidence": (confidence * 100.0).round() / 100.0,
+                "evidence": self.evidence(&s.service),
+                "explanation": if s.reasons.is_empty() { "no specific signal; a weak guess".to_owned() } else { s.reasons.join("; ") },
+            }));
+        }
+        let affected: Vec<String> = ranked
+            .iter()
+            .skip(1)
+            .filter(|s| s.score >= 1.0)
+            .map(|s| s.service.clone())
+            .collect();
+        let top = ranked
+            .first()
+            .map(|s| s.service.clone())
+            .unwrap_or_default();
+        let (kind, _) = ranked
+            .first()
+            .map_or((FaultKind::ErrorInjection, 0.0), |s| {
+                self.guess_kind(&s.service, s.onset_ms)
+            });
+        let remediation = match self.deploy_before(&top, ranked.first().and_then(|s| s.onset_ms)) {
+            Some(d) => vec![format!("roll back {} to {}", d.service, d.from_version)],
+            None => vec![format!("investigate and restart or scale {top}")],
+        };
+        json!({
+            "root_causes": causes,
+            "affected": affected,
+            "remediation": remediation,
+            "summary": format!(
+                "The alert on {} traces back to {top}, most likely {} (heuristic baseline: anomaly onset, call-graph depth, events and deploys).",
+                self.alert_service, kind.as_str()
+            ),
+        })
+    }
+}

@@ -1,0 +1,392 @@
+//! What the baseline learned from each tool result.
+
+use serde_json::Value;
+
+use super::anomaly::{detect, first_gap, Direction};
+use crate::query::{
+    parse_rfc3339, CodeDiff, DeployInfo, EventGroup, LogGroup, MetricsResult, ServiceInfo,
+    SpanNode, TracesResult,
+};
+use crate::telemetry::{LogLevel, SpanStatus};
+
+/// A metric family the baseline looks at, with how to read it.
+#[derive(Debug, Clone, Copy)]
+pub struct SignalDef {
+    /// Short name used in evidence (`errors`, `memory`).
+    pub name: &'static str,
+    /// Metric names to ask for, in order of preference.
+    pub metric: &'static str,
+    /// Fragment to look for among the available metrics when the name does not exist.
+    pub keyword: &'static str,
+    /// Which way is bad.
+    pub dir: Direction,
+    /// Smallest absolute change that counts.
+    pub floor: f64,
+    /// Smallest change relative to the healthy level that counts.
+    pub rel: f64,
+}
+
+/// The metric families, in query order.
+pub const SIGNALS: &[SignalDef] = &[
+    SignalDef {
+        name: "errors",
+        metric: "http_requests_total",
+        keyword: "requests_total",
+        dir: Direction::Up,
+        floor: 0.2,
+        rel: 0.5,
+    },
+    SignalDef {
+        name: "latency",
+        metric: "http_request_duration_seconds",
+        keyword: "duration",
+        dir: Direction::Up,
+        floor: 0.01,
+        rel: 0.5,
+    },
+    SignalDef {
+        name: "cpu",
+        metric: "container_cpu_usage_seconds_total",
+        keyword: "cpu_usage",
+        dir: Direction::Up,
+        floor: 0.05,
+        rel: 0.5,
+    },
+    SignalDef {
+        name: "process_cpu",
+        metric: "process_cpu_seconds_total",
+        keyword: "process_cpu",
+        dir: Direction::Up,
+        floor: 0.05,
+        rel: 0.5,
+    },
+    SignalDef {
+        name: "memory",
+        metric: "container_memory_working_set_bytes",
+        keyword: "memory",
+        dir: Direction::Up,
+        floor: 10e6,
+        rel: 0.2,
+    },
+    SignalDef {
+        name: "restarts",
+        metric: "kube_pod_container_status_restarts_total",
+        keyword: "restart",
+        dir: Direction::Up,
+        floor: 1e-4,
+        rel: 0.0,
+    },
+    SignalDef {
+        name: "throttling",
+        metric: "container_cpu_cfs_throttled_periods_total",
+        keyword: "throttl",
+        dir: Direction::Up,
+        floor: 0.5,
+        rel: 1.0,
+    },
+    SignalDef {
+        name: "pool",
+        metric: "db_pool_connections_in_use",
+        keyword: "pool",
+        dir: Direction::Up,
+        floor: 2.0,
+        rel: 0.5,
+    },
+    SignalDef {
+        name: "up",
+        metric: "up",
+        keyword: "",
+        dir: Direction::Down,
+        floor: 0.3,
+        rel: 0.0,
+    },
+    SignalDef {
+        name: "cache_hit",
+        metric: "cache_hit_ratio",
+        keyword: "hit",
+        dir: Direction::Down,
+        floor: 0.1,
+        rel: 0.2,
+    },
+    SignalDef {
+        name: "client_requests",
+        metric: "http_client_requests_total",
+        keyword: "client_req",
+        dir: Direction::Up,
+        floor: 1.0,
+        rel: 1.0,
+    },
+];
+
+/// A metric that changed on a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricHit {
+    /// The service.
+    pub service: String,
+    /// The signal family.
+    pub signal: &'static str,
+    /// The metric's name.
+    pub metric: String,
+    /// When the change began, Unix ms.
+    pub onset_ms: i64,
+    /// Healthy level.
+    pub baseline: f64,
+    /// Most extreme level after.
+    pub extreme: f64,
+    /// Strength, in robust z-scores.
+    pub peak_z: f64,
+}
+
+/// A log line that names another service with a telling phrase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mention {
+    /// The service that wrote the line.
+    pub writer: String,
+    /// The service it names.
+    pub target: String,
+    /// The phrase class (`dns`, `refused`, `timeout`).
+    pub class: &'static str,
+}
+
+/// Everything seen so far in one episode.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// The alert's service.
+    pub alert_service: String,
+    /// When the alert fired, Unix ms.
+    pub alert_ms: i64,
+    /// The service catalog.
+    pub services: Vec<ServiceInfo>,
+    /// Metric changes.
+    pub hits: Vec<MetricHit>,
+    /// Services whose metrics went missing, with the metric and when.
+    pub gaps: Vec<(String, String, i64)>,
+    /// Warning-or-worse log groups.
+    pub logs: Vec<LogGroup>,
+    /// Phrase classes found in each service's own logs: (service, class).
+    pub log_classes: Vec<(String, &'static str)>,
+    /// Lines naming another service.
+    pub mentions: Vec<Mention>,
+    /// Error traces.
+    pub traces: Option<TracesResult>,
+    /// Services where failing requests originate (deepest failing span), with a count.
+    pub origins: Vec<(String, usize, String)>,
+    /// Events.
+    pub events: Vec<EventGroup>,
+    /// Deploys.
+    pub deploys: Vec<DeployInfo>,
+    /// The diff of the suspect's deploy.
+    pub diff: Option<CodeDiff>,
+}
+
+/// Phrase classes in log lines and error messages.
+const CLASSES: &[(&str, &[&str])] = &[
+    (
+        "dns",
+        &[
+            "no such host",
+            "enotfound",
+            "nxdomain",
+            "name resolution",
+            "could not resolve",
+            "unknown host",
+        ],
+    ),
+    (
+        "refused",
+        &["connection refused", "econnrefused", "no healthy upstream"],
+    ),
+    ("timeout", &["timed out", "timeout", "deadline exceeded"]),
+    ("reset", &["connection reset", "econnreset", "broken pipe"]),
+    (
+        "oom",
+        &["outofmemory", "out of memory", "cannot allocate memory"],
+    ),
+    ("gc", &["gc pause", "gc overhead", "garbage collect"]),
+    ("disk_full", &["no space left"]),
+    ("disk_slow", &["fsync", "i/o wait", "slow disk"]),
+    (
+        "config",
+        &[
+            "invalid configuration",
+            "invalid config",
+            "missing required env",
+            "config error",
+        ],
+    ),
+    ("panic", &["panicked at"]),
+    (
+        "pool",
+        &[
+            "acquiring connection",
+            "pool exhausted",
+            "too many connections",
+        ],
+    ),
+    ("retry", &["retrying", "retry attempt"]),
+    ("slow_query", &["slow query"]),
+    ("probe", &["liveness probe", "readiness probe"]),
+    ("exception", &["exception", "traceback", "stack trace"]),
+];
+
+/// The phrase classes present in a text.
+pub fn classes(text: &str) -> Vec<&'static str> {
+    let lower = text.to_lowercase();
+    CLASSES
+        .iter()
+        .filter(|(_, phrases)| phrases.iter().any(|p| lower.contains(p)))
+        .map(|(c, _)| *c)
+        .collect()
+}
+
+fn is_error_series(labels: &std::collections::BTreeMap<String, String>) -> bool {
+    labels.values().any(|v| {
+        let v = v.to_ascii_lowercase();
+        v.starts_with('5') || v == "error" || v == "failure"
+    })
+}
+
+impl Findings {
+    /// Names of the services known so far.
+    pub fn service_names(&self) -> Vec<String> {
+        self.services.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// Reads a `query_metrics` result for a signal. Returns the name to retry with when
+    /// the metric does not exist but a similar one does.
+    pub fn ingest_metrics(&mut self, sig: &SignalDef, v: &Value) -> Option<String> {
+        let r: MetricsResult = serde_json::from_value(v.clone()).ok()?;
+        if r.series.is_empty() {
+            if sig.keyword.is_empty() {
+                return None;
+            }
+            return r
+                .available_metrics
+                .iter()
+                .find(|m| m.contains(sig.keyword))
+                .cloned();
+        }
+        for s in &r.series {
+            if sig.name == "errors" && !is_error_series(&s.labels) {
+                continue;
+            }
+            let Ok(t0) = parse_rfc3339(&s.start) else {
+                continue;
+            };
+            let at = |i: usize| t0 + (i as f64 * s.step_s * 1000.0) as i64;
+            if let Some(c) = detect(&s.values, sig.dir, 4.0, sig.floor, sig.rel) {
+                self.hits.push(MetricHit {
+                    service: s.service.clone(),
+                    signal: sig.name,
+                    metric: s.name.clone(),
+                    onset_ms: at(c.onset),
+                    baseline: c.baseline,
+                    extreme: c.extreme,
+                    peak_z: c.peak_z,
+                });
+            }
+            if let Some(g) = first_gap(&s.values) {
+                if !self.gaps.iter().any(|(sv, _, _)| *sv == s.service) {
+                    self.gaps.push((s.service.clone(), s.name.clone(), at(g)));
+                }
+            }
+        }
+        None
+    }
+
+    fn note_mentions(&mut self, writer: &str, text: &str) {
+        let found = classes(text);
+        for class in &found {
+            if !self
+                .log_classes
+                .iter()
+                .any(|(s, c)| s == writer && c == class)
+            {
+                self.log_classes.push((writer.to_owned(), class));
+            }
+        }
+        let lower = text.to_lowercase();
+        let names = self.service_names();
+        for target in names.iter().filter(|n| n.as_str() != writer) {
+            if !lower.contains(target.as_str()) {
+                continue;
+            }
+            for class in found
+                .iter()
+                .filter(|c| matches!(**c, "dns" | "refused" | "timeout" | "reset"))
+            {
+                let m = Mention {
+                    writer: writer.to_owned(),
+                    target: target.clone(),
+                    class,
+                };
+                if !self.mentions.contains(&m) {
+                    self.mentions.push(m);
+                }
+            }
+        }
+    }
+
+    /// Reads a `search_logs` result.
+    pub fn ingest_logs(&mut self, v: &Value) {
+        let Ok(r) = serde_json::from_value::<crate::query::LogsResult>(v.clone()) else {
+            return;
+        };
+        for g in r.groups.into_iter().filter(|g| g.level >= LogLevel::Warn) {
+            for s in &g.services {
+                let text = format!("{}\n{}", g.pattern, g.example);
+                self.note_mentions(s, &text);
+            }
+            self.logs.push(g);
+        }
+    }
+
+    /// Reads a `get_traces` result: where do failing requests originate?
+    pub fn ingest_traces(&mut self, v: &Value) {
+        let Ok(r) = serde_json::from_value::<TracesResult>(v.clone()) else {
+            return;
+        };
+        for t in &r.traces {
+            if let Some(origin) = deepest_error(&t.root) {
+                let msg = origin.error.clone().unwrap_or_default();
+                self.note_mentions(&origin.service, &msg);
+                match self
+                    .origins
+                    .iter_mut()
+                    .find(|(s, _, _)| *s == origin.service)
+                {
+                    Some(o) => o.1 += 1,
+                    None => self
+                        .origins
+                        .push((origin.service.clone(), 1, t.trace_id.clone())),
+                }
+            }
+        }
+        self.traces = Some(r);
+    }
+
+    /// Reads a `get_events` result.
+    pub fn ingest_events(&mut self, v: &Value) {
+        if let Ok(r) = serde_json::from_value::<crate::query::EventsResult>(v.clone()) {
+            for e in &r.events {
+                let text = e.message.clone();
+                self.note_mentions(&e.service, &text);
+            }
+            self.events = r.events;
+        }
+    }
+
+    /// Reads a `get_deploys` result.
+    pub fn ingest_deploys(&mut self, v: &Value) {
+        if let Ok(r) = serde_json::from_value::<crate::query::DeploysResult>(v.clone()) {
+            self.deploys = r.deploys;
+        }
+    }
+}
+
+/// The deepest failing span under `node`: where the error was born, not where it was
+/// relayed.
+pub fn deepest_error(node: &SpanNode) -> Option<&SpanNode> {
+    let from_children = node.children.iter().filter_map(deepest_error).next();
+    from_children.or((node.status == SpanStatus::Error).then_some(node))
+}
