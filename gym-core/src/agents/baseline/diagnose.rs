@@ -52,7 +52,7 @@ fn event_weight(reason: &str, message: &str) -> f64 {
         "OOMKilled" => 2.0,
         "BackOff" | "Unhealthy" | "ConfigChanged" => 1.5,
         "Killing" => 1.0,
-        "ScalingReplicaSet" if message.contains("to 0") => 2.5,
+        "ScalingReplicaSet" if message.contains(" to 0 ") => 2.5,
         _ => 0.0,
     }
 }
@@ -152,6 +152,26 @@ impl Findings {
                     })
                     .count();
                 score += (own_errors as f64 * 0.4).min(1.5);
+                let mut peer_signals: Vec<&str> = self
+                    .peer_hits
+                    .iter()
+                    .filter(|p| &p.peer == s)
+                    .map(|p| p.signal)
+                    .collect();
+                peer_signals.dedup();
+                for sig in peer_signals {
+                    score += 2.0;
+                    reasons.push(format!("its callers' {sig} rose"));
+                }
+                if let Some(at) = self
+                    .peer_hits
+                    .iter()
+                    .filter(|p| &p.peer == s)
+                    .map(|p| p.onset_ms)
+                    .min()
+                {
+                    onset = Some(onset.map_or(at, |o| o.min(at)));
+                }
                 for class in ["dns", "refused", "timeout"] {
                     if self.mentioned(s, class) {
                         score += 2.5;
@@ -204,86 +224,132 @@ impl Findings {
         suspects
     }
 
+    /// The kind a configuration change on `service` points at, from its message (the
+    /// first change, which is the one that can have started the trouble).
+    pub fn config_hint(&self, service: &str) -> Option<FaultKind> {
+        use FaultKind as K;
+        let e = self
+            .events
+            .iter()
+            .find(|e| e.service == service && e.reason == "ConfigChanged")?;
+        let m = e.message.to_lowercase();
+        let table: [(&str, K); 12] = [
+            ("coredns", K::DnsFailure),
+            ("networkpolicy", K::NetworkPartition),
+            ("pruned", K::DependencyRemoved),
+            ("-> 0", K::ScaleToZero),
+            ("targetport", K::MisroutedPort),
+            ("livenessprobe", K::LivenessProbeMisconfig),
+            ("memory limit", K::OomKill),
+            ("cpu limit", K::CpuThrottle),
+            ("retries", K::RetryStorm),
+            ("cache_", K::CacheBypass),
+            ("_database_url", K::CrashLoop),
+            ("env ", K::BadEnvConfig),
+        ];
+        table
+            .iter()
+            .find(|(k, _)| m.contains(k))
+            .map(|(_, kind)| *kind)
+    }
+
+    fn peer_hit(&self, service: &str, signal: &str) -> bool {
+        self.peer_hits
+            .iter()
+            .any(|p| p.peer == service && p.signal == signal)
+    }
+
     /// A guess at what went wrong on `service`, with how strongly the signals agree
     /// (0.3 weak, 0.45 medium, 0.6 strong).
     pub fn guess_kind(&self, service: &str, onset: Option<i64>) -> (FaultKind, f64) {
         use FaultKind as K;
         let s = service;
+        if let Some(kind) = self.config_hint(s) {
+            return (kind, 0.6);
+        }
         let deployed = self.deploy_before(s, onset).is_some();
-        let config_changed = self.has_event(s, "ConfigChanged");
         let scaled_to_zero = self.events.iter().any(|e| {
-            e.service == s && e.reason == "ScalingReplicaSet" && e.message.contains("to 0")
+            e.service == s && e.reason == "ScalingReplicaSet" && e.message.contains(" to 0 ")
         });
         let no_data = self.gaps.iter().any(|g| g.0 == s) || self.has_hit(s, "up");
-        let rules: [(bool, K, f64); 24] = [
+        let oom = self.has_event(s, "OOMKilled") || self.has_class(s, "oom");
+        let callers_time_out = self.mentioned(s, "timeout") || self.peer_hit(s, "client_timeouts");
+        let callers_refused = self.mentioned(s, "refused");
+        let rules: Vec<(bool, K, f64)> = vec![
             (self.has_event(s, "Deleted"), K::DependencyRemoved, 0.6),
-            (self.mentioned(s, "dns"), K::DnsFailure, 0.6),
+            (self.mentioned(s, "dns"), K::DnsFailure, 0.55),
             (scaled_to_zero, K::ScaleToZero, 0.6),
             (
-                self.has_event(s, "OOMKilled") && config_changed,
-                K::OomKill,
-                0.55,
-            ),
-            (
-                self.has_event(s, "OOMKilled") && (deployed || self.has_hit(s, "memory")),
+                oom && (deployed || self.has_hit(s, "memory")),
                 K::MemoryLeak,
-                0.55,
+                0.5,
             ),
-            (self.has_event(s, "OOMKilled"), K::OomKill, 0.45),
-            (self.has_class(s, "panic"), K::PanicCrash, 0.6),
+            (oom, K::OomKill, 0.4),
+            (self.has_class(s, "panic"), K::PanicCrash, 0.5),
             (
                 self.has_event(s, "Unhealthy") && deployed,
                 K::FailedDeploy,
                 0.5,
             ),
             (
+                self.has_hit(s, "available") && deployed,
+                K::FailedDeploy,
+                0.45,
+            ),
+            (
                 self.has_event(s, "Unhealthy") || self.has_class(s, "probe"),
                 K::LivenessProbeMisconfig,
-                0.45,
+                0.4,
             ),
             (
                 self.has_event(s, "BackOff") || self.has_hit(s, "restarts"),
                 K::CrashLoop,
-                0.45,
+                0.4,
             ),
-            (self.has_hit(s, "throttling"), K::CpuThrottle, 0.55),
+            (self.has_hit(s, "throttling"), K::CpuThrottle, 0.5),
             (
                 self.has_class(s, "pool") || self.has_hit(s, "pool"),
                 K::ConnectionLeak,
                 0.55,
             ),
-            (self.has_class(s, "disk_full"), K::DiskFull, 0.6),
-            (self.has_class(s, "disk_slow"), K::DiskSlow, 0.45),
             (
-                self.has_class(s, "config") || (config_changed && self.has_hit(s, "errors")),
-                K::BadEnvConfig,
-                0.5,
+                self.has_class(s, "disk_full") || self.has_hit(s, "disk_usage"),
+                K::DiskFull,
+                0.55,
             ),
             (
-                self.mentioned(s, "refused") && config_changed,
-                K::MisroutedPort,
-                0.5,
+                self.has_class(s, "disk_slow") || self.has_hit(s, "disk_io"),
+                K::DiskSlow,
+                0.45,
             ),
+            (self.has_class(s, "config"), K::BadEnvConfig, 0.5),
             (
-                self.mentioned(s, "refused"),
-                if no_data {
-                    K::ScaleToZero
-                } else {
-                    K::MisroutedPort
-                },
-                0.4,
+                self.has_class(s, "slow_query") || self.has_hit(s, "db_latency"),
+                K::SlowQuery,
+                0.45,
             ),
-            (no_data, K::ProcessFreeze, 0.4),
-            (self.mentioned(s, "timeout"), K::NetworkPartition, 0.35),
             (
                 self.has_class(s, "retry") || self.has_hit(s, "client_requests"),
                 K::RetryStorm,
                 0.45,
             ),
             (self.has_hit(s, "cache_hit"), K::CacheBypass, 0.5),
-            (self.has_class(s, "slow_query"), K::SlowQuery, 0.5),
             (
-                self.has_class(s, "reset") || self.mentioned(s, "reset"),
+                callers_refused,
+                if no_data {
+                    K::ScaleToZero
+                } else {
+                    K::MisroutedPort
+                },
+                0.35,
+            ),
+            (no_data && callers_time_out, K::ProcessFreeze, 0.45),
+            (no_data, K::ProcessFreeze, 0.3),
+            (callers_time_out, K::NetworkPartition, 0.35),
+            (
+                self.has_class(s, "reset")
+                    || self.mentioned(s, "reset")
+                    || self.has_hit(s, "retransmits"),
                 K::NetworkLoss,
                 0.35,
             ),
@@ -300,18 +366,20 @@ impl Findings {
         if let Some((_, kind, strength)) = rules.iter().find(|(hit, _, _)| *hit) {
             return (*kind, *strength);
         }
-        let cpu = self.has_hit(s, "process_cpu") || self.has_hit(s, "cpu");
+        let cpu = self.has_hit(s, "process_cpu");
+        let container_cpu = self.has_hit(s, "cpu");
         match (
             cpu,
+            container_cpu,
             self.has_hit(s, "errors"),
             self.has_hit(s, "latency"),
             deployed,
         ) {
-            (true, _, _, true) => (K::HotLoop, 0.4),
-            (true, _, _, false) => (K::CpuSaturation, 0.35),
-            (_, true, _, _) => (K::ErrorInjection, if deployed { 0.45 } else { 0.3 }),
-            (_, _, true, true) => (K::SlowHandler, 0.4),
-            (_, _, true, false) => (K::NetworkDelay, 0.3),
+            (true, _, _, _, _) => (K::HotLoop, if deployed { 0.5 } else { 0.35 }),
+            (false, true, _, _, _) => (K::CpuSaturation, 0.4),
+            (_, _, true, _, _) => (K::ErrorInjection, if deployed { 0.45 } else { 0.3 }),
+            (_, _, _, true, true) => (K::SlowHandler, 0.4),
+            (_, _, _, true, false) => (K::NetworkDelay, 0.3),
             _ => (K::ErrorInjection, 0.2),
         }
     }
@@ -351,6 +419,12 @@ impl Findings {
             out.push(json!({
                 "kind": "log", "service": m.writer, "signal": m.class,
                 "note": format!("{} reports `{}` errors naming {}", m.writer, m.class, service),
+            }));
+        }
+        for p in self.peer_hits.iter().filter(|p| p.peer == service).take(2) {
+            out.push(json!({
+                "kind": "metric", "service": p.caller, "signal": p.metric,
+                "note": format!("{} calling {service}: {} from {}", p.caller, p.signal, format_rfc3339(p.onset_ms)),
             }));
         }
         if let Some((_, n, trace)) = self.origins.iter().find(|o| o.0 == service) {

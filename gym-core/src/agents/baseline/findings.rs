@@ -14,8 +14,10 @@ use crate::telemetry::{LogLevel, SpanStatus};
 pub struct SignalDef {
     /// Short name used in evidence (`errors`, `memory`).
     pub name: &'static str,
-    /// Metric names to ask for, in order of preference.
+    /// The metric to ask for.
     pub metric: &'static str,
+    /// Label filter, to keep to one series per service (or per call edge).
+    pub labels: &'static [(&'static str, &'static str)],
     /// Fragment to look for among the available metrics when the name does not exist.
     pub keyword: &'static str,
     /// Which way is bad.
@@ -26,97 +28,193 @@ pub struct SignalDef {
     pub rel: f64,
 }
 
-/// The metric families, in query order.
+const fn sig(
+    name: &'static str,
+    metric: &'static str,
+    labels: &'static [(&'static str, &'static str)],
+    keyword: &'static str,
+    dir: Direction,
+    floor: f64,
+    rel: f64,
+) -> SignalDef {
+    SignalDef {
+        name,
+        metric,
+        labels,
+        keyword,
+        dir,
+        floor,
+        rel,
+    }
+}
+
+use Direction::{Down, Up};
+
+/// The metric families, in query order (most telling first, as the budget may cut the
+/// tail).
 pub const SIGNALS: &[SignalDef] = &[
-    SignalDef {
-        name: "errors",
-        metric: "http_requests_total",
-        keyword: "requests_total",
-        dir: Direction::Up,
-        floor: 0.2,
-        rel: 0.5,
-    },
-    SignalDef {
-        name: "latency",
-        metric: "http_request_duration_seconds",
-        keyword: "duration",
-        dir: Direction::Up,
-        floor: 0.01,
-        rel: 0.5,
-    },
-    SignalDef {
-        name: "cpu",
-        metric: "container_cpu_usage_seconds_total",
-        keyword: "cpu_usage",
-        dir: Direction::Up,
-        floor: 0.05,
-        rel: 0.5,
-    },
-    SignalDef {
-        name: "process_cpu",
-        metric: "process_cpu_seconds_total",
-        keyword: "process_cpu",
-        dir: Direction::Up,
-        floor: 0.05,
-        rel: 0.5,
-    },
-    SignalDef {
-        name: "memory",
-        metric: "container_memory_working_set_bytes",
-        keyword: "memory",
-        dir: Direction::Up,
-        floor: 10e6,
-        rel: 0.2,
-    },
-    SignalDef {
-        name: "restarts",
-        metric: "kube_pod_container_status_restarts_total",
-        keyword: "restart",
-        dir: Direction::Up,
-        floor: 1e-4,
-        rel: 0.0,
-    },
-    SignalDef {
-        name: "throttling",
-        metric: "container_cpu_cfs_throttled_periods_total",
-        keyword: "throttl",
-        dir: Direction::Up,
-        floor: 0.5,
-        rel: 1.0,
-    },
-    SignalDef {
-        name: "pool",
-        metric: "db_pool_connections_in_use",
-        keyword: "pool",
-        dir: Direction::Up,
-        floor: 2.0,
-        rel: 0.5,
-    },
-    SignalDef {
-        name: "up",
-        metric: "up",
-        keyword: "",
-        dir: Direction::Down,
-        floor: 0.3,
-        rel: 0.0,
-    },
-    SignalDef {
-        name: "cache_hit",
-        metric: "cache_hit_ratio",
-        keyword: "hit",
-        dir: Direction::Down,
-        floor: 0.1,
-        rel: 0.2,
-    },
-    SignalDef {
-        name: "client_requests",
-        metric: "http_client_requests_total",
-        keyword: "client_req",
-        dir: Direction::Up,
-        floor: 1.0,
-        rel: 1.0,
-    },
+    sig(
+        "errors",
+        "http_requests_total",
+        &[("code", "5*")],
+        "requests_total",
+        Up,
+        0.2,
+        0.5,
+    ),
+    sig(
+        "latency",
+        "http_request_duration_seconds",
+        &[("quantile", "0.99")],
+        "duration",
+        Up,
+        0.01,
+        0.5,
+    ),
+    sig(
+        "client_errors",
+        "http_client_requests_total",
+        &[("outcome", "error")],
+        "client_req",
+        Up,
+        0.2,
+        0.5,
+    ),
+    sig(
+        "client_timeouts",
+        "http_client_requests_total",
+        &[("outcome", "timeout")],
+        "",
+        Up,
+        0.2,
+        0.5,
+    ),
+    sig(
+        "restarts",
+        "kube_pod_container_status_restarts_total",
+        &[],
+        "restart",
+        Up,
+        1e-4,
+        0.0,
+    ),
+    sig(
+        "memory",
+        "container_memory_working_set_bytes",
+        &[],
+        "memory",
+        Up,
+        10e6,
+        0.2,
+    ),
+    sig(
+        "cpu",
+        "container_cpu_usage_seconds_total",
+        &[],
+        "cpu_usage",
+        Up,
+        0.05,
+        0.5,
+    ),
+    sig(
+        "process_cpu",
+        "process_cpu_seconds_total",
+        &[],
+        "process_cpu",
+        Up,
+        0.05,
+        0.5,
+    ),
+    sig(
+        "throttling",
+        "container_cpu_cfs_throttled_periods_total",
+        &[],
+        "throttl",
+        Up,
+        0.5,
+        1.0,
+    ),
+    sig("up", "up", &[], "", Down, 0.3, 0.0),
+    sig(
+        "available",
+        "kube_deployment_status_replicas_available",
+        &[],
+        "available",
+        Down,
+        0.5,
+        0.2,
+    ),
+    sig(
+        "pool",
+        "db_pool_connections_in_use",
+        &[],
+        "pool",
+        Up,
+        2.0,
+        0.5,
+    ),
+    sig(
+        "client_requests",
+        "http_client_requests_total",
+        &[("outcome", "ok")],
+        "",
+        Up,
+        1.0,
+        1.0,
+    ),
+    sig("cache_hit", "cache_hit_ratio", &[], "hit", Down, 0.1, 0.2),
+    sig(
+        "db_latency",
+        "db_query_duration_seconds",
+        &[("quantile", "0.99")],
+        "query_duration",
+        Up,
+        0.01,
+        1.0,
+    ),
+    sig(
+        "disk_usage",
+        "container_fs_usage_bytes",
+        &[],
+        "fs_usage",
+        Up,
+        50e6,
+        0.3,
+    ),
+    sig(
+        "disk_io",
+        "node_disk_io_time_seconds_total",
+        &[],
+        "disk_io",
+        Up,
+        0.05,
+        1.0,
+    ),
+    sig(
+        "retransmits",
+        "node_netstat_tcp_retrans_segs",
+        &[],
+        "retrans",
+        Up,
+        1.0,
+        1.0,
+    ),
 ];
+
+/// A call edge whose caller sees failures: evidence against the callee.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerHit {
+    /// The calling service.
+    pub caller: String,
+    /// The called service.
+    pub peer: String,
+    /// The signal (`client_errors`, `client_timeouts`).
+    pub signal: &'static str,
+    /// The metric.
+    pub metric: String,
+    /// When it began, Unix ms.
+    pub onset_ms: i64,
+}
 
 /// A metric that changed on a service.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,6 +257,8 @@ pub struct Findings {
     pub services: Vec<ServiceInfo>,
     /// Metric changes.
     pub hits: Vec<MetricHit>,
+    /// Call edges whose callers see failures.
+    pub peer_hits: Vec<PeerHit>,
     /// Services whose metrics went missing, with the metric and when.
     pub gaps: Vec<(String, String, i64)>,
     /// Warning-or-worse log groups.
@@ -188,33 +288,48 @@ const CLASSES: &[(&str, &[&str])] = &[
             "enotfound",
             "nxdomain",
             "name resolution",
+            "failed to resolve",
+            "name or service not known",
+            "unknownhost",
             "could not resolve",
-            "unknown host",
         ],
     ),
     (
         "refused",
         &["connection refused", "econnrefused", "no healthy upstream"],
     ),
-    ("timeout", &["timed out", "timeout", "deadline exceeded"]),
+    (
+        "timeout",
+        &["timed out", "timeout", "etimedout", "deadline exceeded"],
+    ),
     ("reset", &["connection reset", "econnreset", "broken pipe"]),
     (
         "oom",
-        &["outofmemory", "out of memory", "cannot allocate memory"],
-    ),
-    ("gc", &["gc pause", "gc overhead", "garbage collect"]),
-    ("disk_full", &["no space left"]),
-    ("disk_slow", &["fsync", "i/o wait", "slow disk"]),
-    (
-        "config",
         &[
-            "invalid configuration",
-            "invalid config",
-            "missing required env",
-            "config error",
+            "outofmemory",
+            "out of memory",
+            "memoryerror",
+            "allocation failed",
+            "memory allocation of",
         ],
     ),
-    ("panic", &["panicked at"]),
+    ("gc", &["gc pause", "gc overhead"]),
+    ("disk_full", &["no space left", "enospc"]),
+    ("disk_slow", &["fsync"]),
+    (
+        "config",
+        &["invalid configuration", "invalid config", "config error"],
+    ),
+    (
+        "panic",
+        &[
+            "panicked at",
+            "panic: runtime error",
+            "exited with code",
+            "exit status",
+            "halting jvm",
+        ],
+    ),
     (
         "pool",
         &[
@@ -223,9 +338,12 @@ const CLASSES: &[(&str, &[&str])] = &[
             "too many connections",
         ],
     ),
-    ("retry", &["retrying", "retry attempt"]),
+    ("retry", &["retrying"]),
     ("slow_query", &["slow query"]),
-    ("probe", &["liveness probe", "readiness probe"]),
+    (
+        "probe",
+        &["liveness probe", "readiness probe", "readiness check"],
+    ),
     ("exception", &["exception", "traceback", "stack trace"]),
 ];
 
@@ -239,13 +357,6 @@ pub fn classes(text: &str) -> Vec<&'static str> {
         .collect()
 }
 
-fn is_error_series(labels: &std::collections::BTreeMap<String, String>) -> bool {
-    labels.values().any(|v| {
-        let v = v.to_ascii_lowercase();
-        v.starts_with('5') || v == "error" || v == "failure"
-    })
-}
-
 impl Findings {
     /// Names of the services known so far.
     pub fn service_names(&self) -> Vec<String> {
@@ -257,6 +368,10 @@ impl Findings {
     pub fn ingest_metrics(&mut self, sig: &SignalDef, v: &Value) -> Option<String> {
         let r: MetricsResult = serde_json::from_value(v.clone()).ok()?;
         if r.series.is_empty() {
+            // The name exists but no series has the labels: ask again without them.
+            if r.available_metrics.is_empty() && r.matched_series == 0 && !sig.labels.is_empty() {
+                return Some(sig.metric.to_owned());
+            }
             if sig.keyword.is_empty() {
                 return None;
             }
@@ -267,14 +382,24 @@ impl Findings {
                 .cloned();
         }
         for s in &r.series {
-            if sig.name == "errors" && !is_error_series(&s.labels) {
-                continue;
-            }
             let Ok(t0) = parse_rfc3339(&s.start) else {
                 continue;
             };
             let at = |i: usize| t0 + (i as f64 * s.step_s * 1000.0) as i64;
-            if let Some(c) = detect(&s.values, sig.dir, 4.0, sig.floor, sig.rel) {
+            let change = detect(&s.values, sig.dir, 4.0, sig.floor, sig.rel);
+            if let Some(c) = change {
+                if let (Some(peer), "client_errors" | "client_timeouts") =
+                    (s.labels.get("peer"), sig.name)
+                {
+                    self.peer_hits.push(PeerHit {
+                        caller: s.service.clone(),
+                        peer: peer.clone(),
+                        signal: sig.name,
+                        metric: s.name.clone(),
+                        onset_ms: at(c.onset),
+                    });
+                    continue;
+                }
                 self.hits.push(MetricHit {
                     service: s.service.clone(),
                     signal: sig.name,

@@ -122,8 +122,25 @@ impl Baseline {
             Call::Services => Action::new("list_services", json!({})),
             Call::Events => Action::new("get_events", json!({"limit": 60})),
             Call::Deploys => Action::new("get_deploys", json!({})),
-            Call::Metric { name, .. } => {
-                Action::new("query_metrics", json!({"metric": name, "limit": 24}))
+            Call::Metric {
+                signal,
+                name,
+                retry,
+            } => {
+                let labels: serde_json::Map<String, Value> = SIGNALS
+                    .get(*signal)
+                    .filter(|_| !retry)
+                    .map(|d| {
+                        d.labels
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Action::new(
+                    "query_metrics",
+                    json!({"metric": name, "labels": labels, "limit": 24}),
+                )
             }
             Call::Logs => Action::new("search_logs", json!({"level": "WARN", "limit": 30})),
             Call::Traces => Action::new("get_traces", json!({"errors_only": true, "limit": 20})),
