@@ -560,6 +560,8 @@ impl crate::scorer::Scorer for ExactScorer {
 /// A test-only backend that "runs" an incident by returning the fixture telemetry.
 #[derive(Default)]
 pub struct FakeBackend {
+    /// Telemetry to return instead of the fixture's.
+    pub telemetry: Option<Telemetry>,
     /// Make `run` fail.
     pub fail_run: bool,
     /// Counts teardowns, to check they always happen.
@@ -567,6 +569,7 @@ pub struct FakeBackend {
 }
 
 struct FakeEnv {
+    telemetry: Option<Telemetry>,
     fail_run: bool,
     teardowns: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -583,6 +586,7 @@ impl crate::backend::Backend for FakeBackend {
         _cx: &crate::context::EpisodeContext,
     ) -> Result<Box<dyn crate::backend::Env>, crate::backend::BackendError> {
         Ok(Box::new(FakeEnv {
+            telemetry: self.telemetry.clone(),
             fail_run: self.fail_run,
             teardowns: self.teardowns.clone(),
         }))
@@ -601,7 +605,7 @@ impl crate::backend::Env for FakeEnv {
                 source: None,
             });
         }
-        Ok(telemetry())
+        Ok(self.telemetry.clone().unwrap_or_else(telemetry))
     }
 
     async fn teardown(
@@ -612,4 +616,56 @@ impl crate::backend::Env for FakeEnv {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// The same shop, but `cart`'s name stops resolving at 150 s: `checkout` fails with
+/// `no such host` while `cart` itself looks healthy (and idle).
+pub fn dns_telemetry() -> Telemetry {
+    let mut t = telemetry();
+    t.events.retain(|e| e.service != CART);
+    t.deploys.retain(|d| d.service != CART);
+    for m in t.metrics.iter_mut().filter(|m| m.service == CART) {
+        let healthy = match m.name.as_str() {
+            "http_request_duration_seconds" => Some(0.05),
+            "container_memory_working_set_bytes" => Some(200e6),
+            "up" => Some(1.0),
+            "kube_pod_container_status_restarts_total" => Some(0.0),
+            _ => None,
+        };
+        if let Some(v) = healthy {
+            m.values.iter_mut().for_each(|x| *x = v);
+        }
+        if m.name == "http_requests_total" {
+            // No errors and no restart: a plain climbing counter.
+            let step = m.step_ms as f64 / 1000.0;
+            let rate = if m.labels[0].1 == "5xx" { 0.0 } else { 50.0 };
+            m.values = (0..m.values.len())
+                .map(|i| (i + 1) as f64 * rate * step)
+                .collect();
+        }
+    }
+    let dns = t.log_templates.len() as u32;
+    t.log_templates.push(LogTemplate {
+        text: "level=error msg=\"upstream call failed\" peer={} err=\"dial tcp: lookup {} on 10.96.0.10:53: no such host\"".into(),
+    });
+    t.logs
+        .retain(|r| !(r.service == CART && r.level >= LogLevel::Warn));
+    for r in t
+        .logs
+        .iter_mut()
+        .filter(|r| r.service == CHECKOUT && r.level == LogLevel::Error)
+    {
+        r.template = dns;
+        r.args = vec!["cart".into(), "cart".into()];
+    }
+    t.spans
+        .retain(|s| !(s.service == CART && s.status == SpanStatus::Error));
+    for s in t
+        .spans
+        .iter_mut()
+        .filter(|s| s.service == CHECKOUT && s.status == SpanStatus::Error)
+    {
+        s.error = Some("dial tcp: lookup cart on 10.96.0.10:53: no such host".into());
+    }
+    t
 }

@@ -475,19 +475,30 @@ impl Findings {
             if let Some(origin) = deepest_error(&t.root) {
                 let msg = origin.error.clone().unwrap_or_default();
                 self.note_mentions(&origin.service, &msg);
-                match self
-                    .origins
-                    .iter_mut()
-                    .find(|(s, _, _)| *s == origin.service)
-                {
+                let blamed = self.blame(&origin.service, &msg);
+                match self.origins.iter_mut().find(|(s, _, _)| *s == blamed) {
                     Some(o) => o.1 += 1,
-                    None => self
-                        .origins
-                        .push((origin.service.clone(), 1, t.trace_id.clone())),
+                    None => self.origins.push((blamed, 1, t.trace_id.clone())),
                 }
             }
         }
         self.traces = Some(r);
+    }
+
+    /// Where a failing span's error was born: at the span's service, or at the callee it
+    /// names when the call never reached it (no resolution, refused, timed out).
+    fn blame(&self, service: &str, msg: &str) -> String {
+        let lower = msg.to_lowercase();
+        let unreachable = classes(msg)
+            .iter()
+            .any(|c| matches!(*c, "dns" | "refused" | "timeout" | "reset"));
+        self.services
+            .iter()
+            .find(|sv| sv.name == service)
+            .and_then(|sv| sv.calls.iter().find(|c| lower.contains(c.as_str())))
+            .filter(|_| unreachable)
+            .cloned()
+            .unwrap_or_else(|| service.to_owned())
     }
 
     /// Reads a `get_events` result.

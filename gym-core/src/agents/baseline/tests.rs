@@ -78,3 +78,27 @@ async fn random_agent_is_deterministic_and_ends() {
     );
     assert_eq!(a.name(), "random");
 }
+
+#[tokio::test]
+async fn baseline_blames_the_callee_its_callers_cannot_resolve() {
+    let backend = FakeBackend {
+        telemetry: Some(fixture::dns_telemetry()),
+        ..FakeBackend::default()
+    };
+    let mut g = Gym::new(
+        fixture::scenario(),
+        Arc::new(backend),
+        GymConfig::new(Arc::new(ExactScorer)),
+    );
+    let r = run_episode(&mut g, &mut Baseline::new(), Some(3))
+        .await
+        .unwrap();
+    let report = r.report.unwrap();
+    let top = &report.root_causes[0];
+    assert_eq!(top.component, "cart", "{report:#?}");
+    assert_eq!(
+        top.fault.as_deref(),
+        Some("infra.dns_failure"),
+        "{report:#?}"
+    );
+}
