@@ -229,7 +229,6 @@ impl Gym {
         let scorer = Arc::clone(&self.config.scorer);
         let max_steps = self.config.max_steps;
         let budget = self.config.time_budget;
-        let topology = self.scenario.topology.clone();
         let ep = self.episode.as_mut().ok_or(GymError::NotReset)?;
         if let Some(reason) = ep.ended {
             return Err(GymError::EpisodeOver { reason });
@@ -254,7 +253,7 @@ impl Gym {
             }
         } else {
             let output = match &action {
-                Ok(a) => tools::dispatch(a, &ep.telemetry, &topology),
+                Ok(a) => tools::dispatch(a, &ep.telemetry, &ep.incident.topology),
                 Err((_, msg)) => ToolOutput::Invalid(msg.clone()),
             };
             let tool_name = tools::resolve_tool(&tool).ok();
@@ -282,8 +281,13 @@ impl Gym {
                             time_budget_s: budget.as_secs_f64(),
                             invalid_actions: ep.invalid,
                         };
-                        let scored =
-                            scorer.score(&report, &ep.truth, &topology, &ep.telemetry, &stats);
+                        let scored = scorer.score(
+                            &report,
+                            &ep.truth,
+                            &ep.incident.topology,
+                            &ep.telemetry,
+                            &stats,
+                        );
                         reward = scored.total;
                         terminated = true;
                         end = Some(EndReason::Submitted);

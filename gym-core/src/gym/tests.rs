@@ -189,3 +189,12 @@ async fn seeds_are_reported_and_reproducible() {
         .unwrap();
     assert_eq!(c.seed, a.seed);
 }
+
+#[test]
+fn the_gym_and_its_reset_future_can_move_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let mut gym = gym_with(30);
+    assert_send(&gym);
+    let fut = gym.reset(None, ResetOptions::default());
+    assert_send(&fut);
+}

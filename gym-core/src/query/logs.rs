@@ -163,13 +163,18 @@ pub fn search_logs(t: &Telemetry, args: &LogsArgs) -> Result<LogsResult, QueryEr
         let Some(template) = t.log_templates.get(r.template as usize) else {
             continue;
         };
-        let line = template.render(&r.args);
-        if !terms.is_empty() {
+        // Rendering every line is the cost of a text search; without terms, only the
+        // first line of each group is rendered, for its example.
+        let line = if terms.is_empty() {
+            None
+        } else {
+            let line = template.render(&r.args);
             let lower = line.to_lowercase();
             if !terms.iter().all(|term| lower.contains(term.as_str())) {
                 continue;
             }
-        }
+            Some(line)
+        };
         matched += 1;
         *by_level.entry(r.level.as_str().to_owned()).or_default() += 1;
         let acc = groups.entry((r.template, r.level)).or_insert_with(|| Acc {
@@ -179,7 +184,7 @@ pub fn search_logs(t: &Telemetry, args: &LogsArgs) -> Result<LogsResult, QueryEr
             first_ms: r.t_ms,
             last_ms: r.t_ms,
             services: Vec::new(),
-            example: line,
+            example: line.unwrap_or_else(|| template.render(&r.args)),
         });
         acc.count += 1;
         acc.first_ms = acc.first_ms.min(r.t_ms);
