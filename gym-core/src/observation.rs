@@ -95,11 +95,58 @@ fn block(s: &str, indent: usize, out: &mut String) {
     }
 }
 
+/// Keys that read best first (identity, then time), and keys that read best last (the
+/// bulky nested parts). JSON objects carry no order, so text rendering imposes one.
+const FIRST: &[&str] = &[
+    "error",
+    "message",
+    "notes",
+    "alert",
+    "task",
+    "name",
+    "service",
+    "metric",
+    "trace_id",
+    "id",
+    "time",
+    "fired_at",
+    "first",
+    "last",
+    "count",
+    "level",
+    "type",
+    "reason",
+    "pattern",
+    "operation",
+    "status",
+    "http_status",
+    "duration_ms",
+    "start",
+    "end",
+    "now",
+];
+const LAST: &[&str] = &[
+    "summary", "example", "diff", "values", "series", "groups", "traces", "events", "deploys",
+    "services", "tools", "root", "children",
+];
+
+fn key_rank(k: &str) -> (usize, usize) {
+    if let Some(i) = FIRST.iter().position(|f| *f == k) {
+        (0, i)
+    } else if let Some(i) = LAST.iter().position(|f| *f == k) {
+        (2, i)
+    } else {
+        (1, 0)
+    }
+}
+
 fn render(v: &Value, indent: usize, out: &mut String) {
     let pad = " ".repeat(indent);
     match v {
         Value::Object(map) => {
-            for (k, val) in map {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by_key(|(k, _)| key_rank(k));
+            for (k, val) in entries {
                 match (scalar(val), val) {
                     (Some(s), _) => out.push_str(&format!("{pad}{k}: {s}\n")),
                     (None, Value::String(s)) => {

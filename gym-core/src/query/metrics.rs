@@ -334,7 +334,12 @@ pub fn query_metrics(t: &Telemetry, args: &MetricsArgs) -> Result<MetricsResult,
     for m in matched.into_iter().take(limit) {
         let shown = as_shown(m);
         let step = m.step_ms.max(1);
-        let first = window.start_ms.saturating_sub(m.start_ms).div_ceil(step) as usize;
+        let mut first = window.start_ms.saturating_sub(m.start_ms).div_ceil(step) as usize;
+        // A counter's first sample has no rate; starting after it keeps "no data" for
+        // real gaps.
+        if m.kind == MetricKind::Counter && first == 0 {
+            first = 1;
+        }
         let in_window: Vec<(usize, f64)> = shown
             .iter()
             .copied()

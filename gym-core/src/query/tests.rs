@@ -38,7 +38,9 @@ fn metrics_are_downsampled_and_summarized() {
     assert!(s.values.len() <= metrics::MAX_POINTS, "{}", s.values.len());
     assert_eq!(s.shown_as, "rate");
     assert!((s.summary.mean - 0.2).abs() < 1e-6, "{:?}", s.summary);
-    assert_eq!(s.start, "2026-11-22T00:00:00Z");
+    // A counter's first sample has no rate, so the series starts one sample later.
+    assert_eq!(s.start, "2026-11-22T00:00:01Z");
+    assert_eq!(s.summary.no_data_samples, 0);
 }
 
 #[test]
