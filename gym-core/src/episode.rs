@@ -59,8 +59,18 @@ pub async fn run_episode(
     agent: &mut dyn Agent,
     seed: Option<u64>,
 ) -> Result<EpisodeResult, GymError> {
+    run_episode_with(gym, agent, seed, ResetOptions::default()).await
+}
+
+/// As [`run_episode`], with reset options (to replay a given incident).
+pub async fn run_episode_with(
+    gym: &mut Gym,
+    agent: &mut dyn Agent,
+    seed: Option<u64>,
+    options: ResetOptions,
+) -> Result<EpisodeResult, GymError> {
     let began = Instant::now();
-    let (start, info) = gym.reset(seed, ResetOptions::default()).await?;
+    let (start, info) = gym.reset(seed, options).await?;
     let mut obs = start.clone();
     let mut total = 0.0;
     let end_reason = loop {

@@ -22,7 +22,7 @@ pub mod tools;
 pub use agents::Agent;
 pub use backend::{Backend, BackendError, Env};
 pub use context::EpisodeContext;
-pub use episode::{run_episode, EpisodeResult};
+pub use episode::{run_episode, run_episode_with, EpisodeResult};
 pub use gym::{Gym, GymConfig, GymError};
 pub use observation::Observation;
 pub use scorer::Scorer;

@@ -37,22 +37,31 @@ fn num(v: f64) -> String {
     format!("{s}{suffix}")
 }
 
+/// How much a change in a signal family points at the service it was seen on. Resource
+/// signals (memory, CPU, restarts, disk) are usually where a problem lives; request
+/// signals (errors, latency, pool waits) also show on every caller of a broken service,
+/// so they weigh less.
 fn signal_weight(signal: &str) -> f64 {
     match signal {
-        "restarts" | "throttling" | "pool" | "up" => 1.5,
-        "memory" | "cache_hit" => 1.2,
-        "cpu" | "process_cpu" => 0.8,
+        "restarts" | "throttling" | "up" | "available" | "disk_usage" => 2.0,
+        "memory" | "disk_io" | "retransmits" => 1.8,
+        "process_cpu" | "cache_hit" | "client_requests" => 1.5,
+        "cpu" => 1.2,
+        "errors" | "pool" => 0.8,
+        "latency" => 0.7,
+        "db_latency" => 0.6,
         _ => 1.0,
     }
 }
 
-fn event_weight(reason: &str, message: &str) -> f64 {
+/// How much an event says "something broke here". Scaling events are left out: every
+/// rolling deploy scales an old replica set to 0.
+fn event_weight(reason: &str) -> f64 {
     match reason {
         "Deleted" => 3.0,
         "OOMKilled" => 2.0,
         "BackOff" | "Unhealthy" | "ConfigChanged" => 1.5,
         "Killing" => 1.0,
-        "ScalingReplicaSet" if message.contains(" to 0 ") => 2.5,
         _ => 0.0,
     }
 }
@@ -93,6 +102,14 @@ impl Findings {
             .any(|(s, c)| s == service && *c == class)
     }
 
+    /// Whether an event with this reason and a message containing `word` concerns
+    /// `service`.
+    pub fn event_says(&self, service: &str, reason: &str, word: &str) -> bool {
+        self.events.iter().any(|e| {
+            e.service == service && e.reason == reason && e.message.to_lowercase().contains(word)
+        })
+    }
+
     /// Whether other services' logs name `service` with this phrase class.
     pub fn mentioned(&self, service: &str, class: &str) -> bool {
         self.mentions
@@ -105,6 +122,25 @@ impl Findings {
         self.hits
             .iter()
             .any(|h| h.service == service && h.signal == signal)
+    }
+
+    /// The alerting service and everything it calls, directly or not: where a cause of
+    /// the alert can sit. Empty when the catalog is unknown.
+    fn request_path(&self) -> Vec<String> {
+        if self.services.is_empty() || self.alert_service.is_empty() {
+            return Vec::new();
+        }
+        let mut path = vec![self.alert_service.clone()];
+        let mut i = 0;
+        while let Some(s) = path.get(i).cloned() {
+            for c in self.calls_of(&s) {
+                if !path.contains(&c) {
+                    path.push(c);
+                }
+            }
+            i += 1;
+        }
+        path
     }
 
     /// Every service ranked by suspicion, most suspect first.
@@ -138,7 +174,7 @@ impl Findings {
                     ));
                 }
                 for e in self.events.iter().filter(|e| &e.service == s) {
-                    let w = event_weight(&e.reason, &e.message);
+                    let w = event_weight(&e.reason);
                     if w > 0.0 {
                         score += w;
                         reasons.push(format!("{} event", e.reason));
@@ -179,7 +215,9 @@ impl Findings {
                     }
                 }
                 if self.deploy_before(s, onset).is_some() {
-                    score += 1.5;
+                    // "What changed?" is the first question on call; a change on a
+                    // service that then misbehaves is the classic cause.
+                    score += if score > 0.0 { 2.5 } else { 1.0 };
                     reasons.push("deployed shortly before the trouble began".into());
                 }
                 Suspect {
@@ -201,23 +239,29 @@ impl Findings {
             .filter(|s| s.score >= 1.0)
             .filter_map(|s| s.onset_ms)
             .min();
+        let reach = self.request_path();
         for s in &mut suspects {
             if s.score < 1.0 {
                 continue;
             }
-            let downstream_quiet = self.calls_of(&s.service).iter().all(|c| {
-                raw.iter()
-                    .find(|(n, _)| n == c)
-                    .is_none_or(|(_, sc)| *sc < 0.5 * s.score)
-            });
-            if downstream_quiet {
+            let callees = self.calls_of(&s.service);
+            let raw_of = |c: &String| raw.iter().find(|(n, _)| n == c).map_or(0.0, |(_, sc)| *sc);
+            if callees.iter().all(|c| raw_of(c) < 0.5 * s.score) {
                 s.score += 1.5;
                 s.reasons
                     .push("none of its dependencies look as troubled".into());
+            } else if callees.iter().any(|c| raw_of(c) >= 0.8 * s.score) {
+                // A caller of a troubled dependency shows its symptoms.
+                s.score *= 0.7;
             }
             if earliest.is_some() && s.onset_ms == earliest {
                 s.score += 1.0;
                 s.reasons.push("its trouble began first".into());
+            }
+            if !reach.is_empty() && !reach.contains(&s.service) {
+                // It is not on the alerting service's request path, so it can hardly
+                // have caused the alert.
+                s.score *= 0.4;
             }
         }
         suspects.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.service.cmp(&b.service)));
@@ -268,72 +312,61 @@ impl Findings {
             return (kind, 0.6);
         }
         let deployed = self.deploy_before(s, onset).is_some();
-        let scaled_to_zero = self.events.iter().any(|e| {
-            e.service == s && e.reason == "ScalingReplicaSet" && e.message.contains(" to 0 ")
-        });
         let no_data = self.gaps.iter().any(|g| g.0 == s) || self.has_hit(s, "up");
         let oom = self.has_event(s, "OOMKilled") || self.has_class(s, "oom");
+        let restarting = self.has_event(s, "BackOff") || self.has_hit(s, "restarts");
+        let liveness = self.event_says(s, "Unhealthy", "liveness");
+        let readiness = self.event_says(s, "Unhealthy", "readiness");
         let callers_time_out = self.mentioned(s, "timeout") || self.peer_hit(s, "client_timeouts");
         let callers_refused = self.mentioned(s, "refused");
+        let hit = |signal: &str| self.has_hit(s, signal);
+        let class = |c: &str| self.has_class(s, c);
+        let cpu_busy = hit("cpu") || hit("throttling");
         let rules: Vec<(bool, K, f64)> = vec![
             (self.has_event(s, "Deleted"), K::DependencyRemoved, 0.6),
             (self.mentioned(s, "dns"), K::DnsFailure, 0.55),
-            (scaled_to_zero, K::ScaleToZero, 0.6),
-            (
-                oom && (deployed || self.has_hit(s, "memory")),
-                K::MemoryLeak,
-                0.5,
-            ),
+            (oom && (deployed || hit("memory")), K::MemoryLeak, 0.5),
             (oom, K::OomKill, 0.4),
-            (self.has_class(s, "panic"), K::PanicCrash, 0.5),
+            (class("panic") && restarting, K::PanicCrash, 0.5),
+            (readiness && deployed, K::FailedDeploy, 0.5),
+            (liveness, K::LivenessProbeMisconfig, 0.5),
+            (hit("available") && deployed, K::FailedDeploy, 0.4),
+            (restarting && deployed, K::PanicCrash, 0.4),
+            (restarting, K::CrashLoop, 0.4),
             (
-                self.has_event(s, "Unhealthy") && deployed,
-                K::FailedDeploy,
+                class("pool") || hit("pool") && !callers_time_out,
+                K::ConnectionLeak,
                 0.5,
             ),
+            (class("disk_full") || hit("disk_usage"), K::DiskFull, 0.55),
+            (class("disk_slow") || hit("disk_io"), K::DiskSlow, 0.45),
+            (class("config"), K::BadEnvConfig, 0.5),
+            (class("slow_query"), K::SlowQuery, 0.45),
+            (hit("cache_hit"), K::CacheBypass, 0.5),
             (
-                self.has_hit(s, "available") && deployed,
-                K::FailedDeploy,
-                0.45,
-            ),
-            (
-                self.has_event(s, "Unhealthy") || self.has_class(s, "probe"),
-                K::LivenessProbeMisconfig,
-                0.4,
-            ),
-            (
-                self.has_event(s, "BackOff") || self.has_hit(s, "restarts"),
-                K::CrashLoop,
-                0.4,
-            ),
-            (self.has_hit(s, "throttling"), K::CpuThrottle, 0.5),
-            (
-                self.has_class(s, "pool") || self.has_hit(s, "pool"),
-                K::ConnectionLeak,
-                0.55,
-            ),
-            (
-                self.has_class(s, "disk_full") || self.has_hit(s, "disk_usage"),
-                K::DiskFull,
-                0.55,
-            ),
-            (
-                self.has_class(s, "disk_slow") || self.has_hit(s, "disk_io"),
-                K::DiskSlow,
-                0.45,
-            ),
-            (self.has_class(s, "config"), K::BadEnvConfig, 0.5),
-            (
-                self.has_class(s, "slow_query") || self.has_hit(s, "db_latency"),
-                K::SlowQuery,
-                0.45,
-            ),
-            (
-                self.has_class(s, "retry") || self.has_hit(s, "client_requests"),
+                class("retry") || hit("client_requests"),
                 K::RetryStorm,
                 0.45,
             ),
-            (self.has_hit(s, "cache_hit"), K::CacheBypass, 0.5),
+            (
+                hit("process_cpu"),
+                if deployed {
+                    K::HotLoop
+                } else {
+                    K::CpuSaturation
+                },
+                0.45,
+            ),
+            (hit("throttling") && !hit("cpu"), K::CpuThrottle, 0.4),
+            (
+                cpu_busy,
+                if deployed {
+                    K::HotLoop
+                } else {
+                    K::CpuSaturation
+                },
+                0.4,
+            ),
             (
                 callers_refused,
                 if no_data {
@@ -345,16 +378,13 @@ impl Findings {
             ),
             (no_data && callers_time_out, K::ProcessFreeze, 0.45),
             (no_data, K::ProcessFreeze, 0.3),
-            (callers_time_out, K::NetworkPartition, 0.35),
             (
-                self.has_class(s, "reset")
-                    || self.mentioned(s, "reset")
-                    || self.has_hit(s, "retransmits"),
+                class("reset") || self.mentioned(s, "reset") || hit("retransmits"),
                 K::NetworkLoss,
                 0.35,
             ),
             (
-                self.has_hit(s, "memory"),
+                hit("memory"),
                 if deployed {
                     K::MemoryLeak
                 } else {
@@ -362,24 +392,18 @@ impl Findings {
                 },
                 0.4,
             ),
+            (hit("db_latency"), K::SlowQuery, 0.3),
+            (callers_time_out && !hit("errors"), K::NetworkPartition, 0.3),
         ];
         if let Some((_, kind, strength)) = rules.iter().find(|(hit, _, _)| *hit) {
             return (*kind, *strength);
         }
-        let cpu = self.has_hit(s, "process_cpu");
-        let container_cpu = self.has_hit(s, "cpu");
-        match (
-            cpu,
-            container_cpu,
-            self.has_hit(s, "errors"),
-            self.has_hit(s, "latency"),
-            deployed,
-        ) {
-            (true, _, _, _, _) => (K::HotLoop, if deployed { 0.5 } else { 0.35 }),
-            (false, true, _, _, _) => (K::CpuSaturation, 0.4),
-            (_, _, true, _, _) => (K::ErrorInjection, if deployed { 0.45 } else { 0.3 }),
-            (_, _, _, true, true) => (K::SlowHandler, 0.4),
-            (_, _, _, true, false) => (K::NetworkDelay, 0.3),
+        match (hit("errors"), hit("latency"), deployed) {
+            (true, _, true) => (K::ErrorInjection, 0.45),
+            (_, true, true) => (K::SlowHandler, 0.4),
+            (true, _, false) => (K::ErrorInjection, 0.25),
+            (_, true, false) => (K::NetworkDelay, 0.3),
+            _ if callers_time_out => (K::NetworkPartition, 0.25),
             _ => (K::ErrorInjection, 0.2),
         }
     }

@@ -253,6 +253,8 @@ pub struct Findings {
     pub alert_service: String,
     /// When the alert fired, Unix ms.
     pub alert_ms: i64,
+    /// Log groups first seen before this time (Unix ms) are background chatter.
+    pub news_after_ms: i64,
     /// The service catalog.
     pub services: Vec<ServiceInfo>,
     /// Metric changes.
@@ -457,7 +459,14 @@ impl Findings {
         let Ok(r) = serde_json::from_value::<crate::query::LogsResult>(v.clone()) else {
             return;
         };
-        for g in r.groups.into_iter().filter(|g| g.level >= LogLevel::Warn) {
+        let news_after = self.news_after_ms;
+        let is_news =
+            |g: &crate::query::LogGroup| parse_rfc3339(&g.first).map_or(true, |t| t >= news_after);
+        for g in r
+            .groups
+            .into_iter()
+            .filter(|g| g.level >= LogLevel::Warn && is_news(g))
+        {
             for s in &g.services {
                 let text = format!("{}\n{}", g.pattern, g.example);
                 self.note_mentions(s, &text);
@@ -475,7 +484,16 @@ impl Findings {
             if let Some(origin) = deepest_error(&t.root) {
                 let msg = origin.error.clone().unwrap_or_default();
                 self.note_mentions(&origin.service, &msg);
-                let blamed = self.blame(&origin.service, &msg);
+                // A failure that waited on a slow callee was born in the callee.
+                let slow_child = origin
+                    .children
+                    .iter()
+                    .filter(|c| c.duration_ms >= 0.5 * origin.duration_ms)
+                    .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms));
+                let blamed = match slow_child {
+                    Some(c) => c.service.clone(),
+                    None => self.blame(&origin.service, &msg),
+                };
                 match self.origins.iter_mut().find(|(s, _, _)| *s == blamed) {
                     Some(o) => o.1 += 1,
                     None => self.origins.push((blamed, 1, t.trace_id.clone())),

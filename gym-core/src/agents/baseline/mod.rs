@@ -65,6 +65,16 @@ impl Baseline {
             .as_str()
             .and_then(|t| parse_rfc3339(t).ok())
             .unwrap_or(0);
+        let time = |key: &str| {
+            obs.content[key]
+                .as_str()
+                .and_then(|t| parse_rfc3339(t).ok())
+        };
+        if let (Some(from), Some(now)) = (time("telemetry_from"), time("now")) {
+            // Lines first seen in the first fifth of the window are the system's normal
+            // chatter, not news.
+            self.findings.news_after_ms = from + (now - from) / 5;
+        }
         self.budget = obs.content["step_budget"]
             .as_u64()
             .and_then(|b| u32::try_from(b).ok())
