@@ -143,6 +143,12 @@ impl Findings {
         path
     }
 
+    /// Whether a time is well after the alert fired (30 s of slack for scrape and
+    /// evaluation delays).
+    fn after_alert(&self, t_ms: i64) -> bool {
+        self.alert_ms > 0 && t_ms > self.alert_ms + 30_000
+    }
+
     /// Every service ranked by suspicion, most suspect first.
     pub fn rank(&self) -> Vec<Suspect> {
         let mut names = self.service_names();
@@ -157,7 +163,13 @@ impl Findings {
                 let mut reasons = Vec::new();
                 let mut onset: Option<i64> = None;
                 for h in self.hits.iter().filter(|h| &h.service == s) {
-                    score += signal_weight(h.signal) * (1.0 + h.peak_z.min(50.0).ln_1p() / 4.0);
+                    let strength = 1.0 + h.peak_z.min(50.0).ln_1p() / 4.0;
+                    if self.after_alert(h.onset_ms) {
+                        // A change that began after the page cannot have caused it.
+                        score += 0.3 * signal_weight(h.signal) * strength;
+                        continue;
+                    }
+                    score += signal_weight(h.signal) * strength;
                     reasons.push(format!("{} changed", h.metric));
                     onset = Some(onset.map_or(h.onset_ms, |o| o.min(h.onset_ms)));
                 }
