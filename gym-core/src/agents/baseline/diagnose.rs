@@ -220,6 +220,20 @@ impl Findings {
                 {
                     onset = Some(onset.map_or(at, |o| o.min(at)));
                 }
+                // Some lines name their own service as the culprit.
+                for (class, bonus, why) in [
+                    ("slow_query", 3.0, "its own logs report slow queries"),
+                    (
+                        "pool",
+                        1.5,
+                        "its own logs report an exhausted connection pool",
+                    ),
+                ] {
+                    if self.has_class(s, class) {
+                        score += bonus;
+                        reasons.push(why.into());
+                    }
+                }
                 for class in ["dns", "refused", "timeout"] {
                     if self.mentioned(s, class) {
                         score += 2.5;
@@ -334,6 +348,9 @@ impl Findings {
         let hit = |signal: &str| self.has_hit(s, signal);
         let class = |c: &str| self.has_class(s, c);
         let cpu_busy = hit("cpu") || hit("throttling");
+        let by_deploy = |with: K, without: K| if deployed { with } else { without };
+        // First match wins; the order encodes which clue is the more specific.
+        #[rustfmt::skip]
         let rules: Vec<(bool, K, f64)> = vec![
             (self.has_event(s, "Deleted"), K::DependencyRemoved, 0.6),
             (self.mentioned(s, "dns"), K::DnsFailure, 0.55),
@@ -342,68 +359,25 @@ impl Findings {
             (class("panic") && restarting, K::PanicCrash, 0.5),
             (readiness && deployed, K::FailedDeploy, 0.5),
             (liveness, K::LivenessProbeMisconfig, 0.5),
-            (hit("available") && deployed, K::FailedDeploy, 0.4),
             (restarting && deployed, K::PanicCrash, 0.4),
+            (hit("available") && deployed, K::FailedDeploy, 0.4),
             (restarting, K::CrashLoop, 0.4),
-            (
-                class("pool") || hit("pool") && !callers_time_out,
-                K::ConnectionLeak,
-                0.5,
-            ),
+            (class("pool") || hit("pool") && !callers_time_out, K::ConnectionLeak, 0.5),
             (class("disk_full") || hit("disk_usage"), K::DiskFull, 0.55),
             (class("disk_slow") || hit("disk_io"), K::DiskSlow, 0.45),
             (class("config"), K::BadEnvConfig, 0.5),
             (class("slow_query"), K::SlowQuery, 0.45),
             (hit("cache_hit"), K::CacheBypass, 0.5),
-            (
-                class("retry") || hit("client_requests"),
-                K::RetryStorm,
-                0.45,
-            ),
-            (
-                hit("process_cpu"),
-                if deployed {
-                    K::HotLoop
-                } else {
-                    K::CpuSaturation
-                },
-                0.45,
-            ),
+            (class("retry") || hit("client_requests"), K::RetryStorm, 0.45),
+            (class("gc") && !deployed, K::MemoryPressure, 0.4),
+            (hit("process_cpu"), by_deploy(K::HotLoop, K::CpuSaturation), 0.45),
             (hit("throttling") && !hit("cpu"), K::CpuThrottle, 0.4),
-            (
-                cpu_busy,
-                if deployed {
-                    K::HotLoop
-                } else {
-                    K::CpuSaturation
-                },
-                0.4,
-            ),
-            (
-                callers_refused,
-                if no_data {
-                    K::ScaleToZero
-                } else {
-                    K::MisroutedPort
-                },
-                0.35,
-            ),
+            (cpu_busy, by_deploy(K::HotLoop, K::CpuSaturation), 0.4),
+            (callers_refused, if no_data { K::ScaleToZero } else { K::MisroutedPort }, 0.35),
             (no_data && callers_time_out, K::ProcessFreeze, 0.45),
             (no_data, K::ProcessFreeze, 0.3),
-            (
-                class("reset") || self.mentioned(s, "reset") || hit("retransmits"),
-                K::NetworkLoss,
-                0.35,
-            ),
-            (
-                hit("memory"),
-                if deployed {
-                    K::MemoryLeak
-                } else {
-                    K::MemoryPressure
-                },
-                0.4,
-            ),
+            (class("reset") || self.mentioned(s, "reset") || hit("retransmits"), K::NetworkLoss, 0.35),
+            (hit("memory"), by_deploy(K::MemoryLeak, K::MemoryPressure), 0.4),
             (hit("db_latency"), K::SlowQuery, 0.3),
             (callers_time_out && !hit("errors"), K::NetworkPartition, 0.3),
         ];

@@ -412,7 +412,10 @@ impl Findings {
                     peak_z: c.peak_z,
                 });
             }
-            if let Some(g) = first_gap(&s.values) {
+            // Quantiles and ratios have no value when there is no traffic; only the
+            // scrape-health and counter families say "the target was not there".
+            let gap_means_down = matches!(sig.name, "up" | "errors" | "memory" | "cpu");
+            if let Some(g) = first_gap(&s.values).filter(|_| gap_means_down) {
                 if !self.gaps.iter().any(|(sv, _, _)| *sv == s.service) {
                     self.gaps.push((s.service.clone(), s.name.clone(), at(g)));
                 }
