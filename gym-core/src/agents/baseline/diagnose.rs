@@ -471,10 +471,14 @@ impl Findings {
                 break;
             }
             let (kind, strength) = self.guess_kind(&s.service, s.onset_ms);
-            // Calibrated loosely: the kind rule's strength, scaled by how clearly the top
-            // suspect stands out; runners-up get the leftover mass.
+            // The kind rule's strength, scaled by how clearly the top suspect stands out,
+            // then mapped to a probability. On 84 simulated incidents (28 kinds × 3, one
+            // topology, default parameters) the raw score was monotone in accuracy but
+            // under-confident (raw 0.26 → 58 % right, 0.34 → 75 %, ≥ 0.4 → 100 %); the
+            // map corrects half-way, since scenarios with red herrings and randomized
+            // parameters are harder than that probe. Runners-up get the leftover mass.
             let confidence = match i {
-                0 => strength * (0.5 + 0.5 * margin),
+                0 => (0.15 + 1.3 * strength * (0.5 + 0.5 * margin)).min(0.85),
                 1 => 0.15,
                 _ => 0.07,
             };
