@@ -3,6 +3,18 @@
 //!
 //! It is backend-neutral: the simulator, Docker and Kubernetes backends implement
 //! [`Backend`]; everything an agent can see goes through [`telemetry::Telemetry`].
+//!
+//! The loop, from the outside in:
+//! - [`Gym`] (`gym`): `reset` samples an incident, runs it on a backend and tears the
+//!   environment down; `step` answers one tool call; a report ends the episode with a
+//!   reward from the [`Scorer`] (`scorer`), and only then is the truth revealed.
+//! - [`tools`]: the fixed tool set, its JSON Schemas (also in the OpenAI
+//!   function-calling format) and lenient [`Action`] parsing; [`query`] answers each
+//!   tool from the telemetry, every result bounded and annotated when cut.
+//! - [`agents`]: the [`Agent`] trait and two built-ins to calibrate rewards against, a
+//!   heuristic `Baseline` and a `RandomAgent`.
+//! - [`episode`] runs one whole episode with an in-process agent; [`artifacts`] writes
+//!   its directory (scenario, truth, telemetry, trajectory, report, score).
 
 // Tests may unwrap: a panic there is the failure report.
 #![cfg_attr(test, allow(clippy::unwrap_used))]

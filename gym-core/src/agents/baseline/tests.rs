@@ -50,6 +50,15 @@ async fn baseline_reports_within_budget_and_finds_the_cart() {
         .iter()
         .any(|e| e.kind == "deploy" && e.signal == "deploy-7f3a9c1"));
     assert_eq!(r.total_reward, 1.0);
+    for step in &r.trajectory {
+        let text = step.observation.to_text();
+        assert_eq!(
+            fixture::leaked_word(&text),
+            None,
+            "step {}: {text}",
+            step.step
+        );
+    }
 }
 
 #[tokio::test]
