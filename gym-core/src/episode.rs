@@ -54,18 +54,21 @@ pub struct EpisodeResult {
 }
 
 /// Resets the gym, lets the agent act until the episode ends, and collects the result.
-pub async fn run_episode(
+///
+/// Generic over the agent so that the future is `Send` (can be spawned) whenever the
+/// agent is; `&mut dyn Agent` works too.
+pub async fn run_episode<A: Agent + ?Sized>(
     gym: &mut Gym,
-    agent: &mut dyn Agent,
+    agent: &mut A,
     seed: Option<u64>,
 ) -> Result<EpisodeResult, GymError> {
     run_episode_with(gym, agent, seed, ResetOptions::default()).await
 }
 
 /// As [`run_episode`], with reset options (to replay a given incident).
-pub async fn run_episode_with(
+pub async fn run_episode_with<A: Agent + ?Sized>(
     gym: &mut Gym,
-    agent: &mut dyn Agent,
+    agent: &mut A,
     seed: Option<u64>,
     options: ResetOptions,
 ) -> Result<EpisodeResult, GymError> {

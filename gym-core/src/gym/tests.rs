@@ -197,4 +197,8 @@ fn the_gym_and_its_reset_future_can_move_between_threads() {
     assert_send(&gym);
     let fut = gym.reset(None, ResetOptions::default());
     assert_send(&fut);
+    drop(fut);
+    let mut agent = crate::agents::Baseline::new();
+    let episode = crate::episode::run_episode(&mut gym, &mut agent, None);
+    assert_send(&episode);
 }

@@ -137,8 +137,8 @@ pub fn parse_rfc3339(input: &str) -> Result<i64, QueryError> {
 }
 
 /// Resolves a time the agent wrote into milliseconds from the start of the telemetry
-/// window, clamped into it. Accepts RFC 3339, `now`, and `-<duration>` (`-10m`,
-/// `-1h30m`) counted back from now, the end of the window.
+/// window, clamped into it. Accepts RFC 3339, `now`, `-<duration>` (`-10m`, `-1h30m`)
+/// counted back from now (the end of the window), and Unix seconds or milliseconds.
 pub fn resolve_time(input: &str, start_unix_ms: i64, end_ms: u64) -> Result<u64, QueryError> {
     let s = input.trim();
     if s.eq_ignore_ascii_case("now") {
@@ -151,7 +151,12 @@ pub fn resolve_time(input: &str, start_unix_ms: i64, end_ms: u64) -> Result<u64,
         })?;
         return Ok(end_ms.saturating_sub(d.as_millis()));
     }
-    let unix = parse_rfc3339(s)?;
+    // Bare digits are Unix time: seconds, or milliseconds when that large.
+    let unix = match s.parse::<i64>() {
+        Ok(n) if n >= 100_000_000_000 => n,
+        Ok(n) => n.saturating_mul(1000),
+        Err(_) => parse_rfc3339(s)?,
+    };
     let rel = unix - start_unix_ms;
     Ok(rel.clamp(0, i64::try_from(end_ms).unwrap_or(i64::MAX)) as u64)
 }
@@ -191,5 +196,10 @@ mod tests {
             60_000
         );
         assert!(resolve_time("-10 parsecs", start, 900_000).is_err());
+        assert_eq!(resolve_time("1795306103", start, 900_000).unwrap(), 60_000);
+        assert_eq!(
+            resolve_time("1795306103000", start, 900_000).unwrap(),
+            60_000
+        );
     }
 }
