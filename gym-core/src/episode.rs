@@ -34,7 +34,7 @@ pub struct EpisodeResult {
     pub start: Observation,
     /// The accepted report, if any.
     pub report: Option<RcaReport>,
-    /// Its score, if a report was accepted.
+    /// The score breakdown: of the accepted report, or the truncation reward.
     pub reward: Option<Reward>,
     /// The episode's return: the sum of step rewards.
     pub total_reward: f64,

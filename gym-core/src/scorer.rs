@@ -31,10 +31,28 @@ pub trait Scorer: Send + Sync {
         stats: &EpisodeStats,
     ) -> Reward;
 
-    /// The reward of a step whose action was malformed, as a positive number that the
-    /// gym subtracts (shaping for step-wise trainers). The final score also sees the
-    /// count of invalid actions in [`EpisodeStats::invalid_actions`]. Default: no
-    /// per-step penalty.
+    /// The reward of an episode that ran out of steps or time before a report arrived.
+    /// Default: zero, with one component saying why.
+    fn truncated(&self, stats: &EpisodeStats) -> Reward {
+        Reward {
+            total: 0.0,
+            components: vec![crate::score::RewardComponent {
+                name: "truncated".into(),
+                value: 0.0,
+                weight: 1.0,
+                reason: format!(
+                    "no report after {}/{} steps and {:.0}/{:.0} s",
+                    stats.steps, stats.max_steps, stats.elapsed_s, stats.time_budget_s
+                ),
+            }],
+        }
+    }
+
+    /// A per-step reward shaping for malformed actions, as a positive number the gym
+    /// subtracts on the step that caused it. The final score also sees the count of
+    /// invalid actions in [`EpisodeStats::invalid_actions`], so a scorer that deducts
+    /// them there (the bundled one does) should leave this at its default, zero, or
+    /// the penalty counts twice.
     fn invalid_action_penalty(&self) -> f64 {
         0.0
     }

@@ -314,7 +314,16 @@ impl Gym {
         }
         let truncated = matches!(end, Some(EndReason::StepBudget | EndReason::TimeBudget));
         if truncated {
-            reward = 0.0;
+            let stats = EpisodeStats {
+                steps: ep.steps,
+                max_steps,
+                elapsed_s: ep.started.elapsed().as_secs_f64(),
+                time_budget_s: budget.as_secs_f64(),
+                invalid_actions: ep.invalid,
+            };
+            let scored = scorer.truncated(&stats);
+            reward = scored.total;
+            ep.reward = Some(scored);
         }
         ep.ended = end;
         ep.trajectory.push(TrajectoryStep {
@@ -401,7 +410,8 @@ impl Gym {
         self.episode.as_ref().and_then(|e| e.report.as_ref())
     }
 
-    /// The score of the accepted report.
+    /// The score of the ended episode: the accepted report's, or the truncation
+    /// reward.
     pub fn reward(&self) -> Option<&Reward> {
         self.episode.as_ref().and_then(|e| e.reward.as_ref())
     }

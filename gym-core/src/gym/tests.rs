@@ -123,6 +123,7 @@ async fn the_step_budget_truncates() {
     assert_eq!(out.reward, 0.0);
     assert_eq!(out.info.end_reason, Some(EndReason::StepBudget));
     assert!(out.info.truth.is_some());
+    assert_eq!(out.info.score.unwrap().components[0].name, "truncated");
     assert!(gym.revealed_truth().is_some());
     assert!(matches!(
         gym.step(report("cart")),

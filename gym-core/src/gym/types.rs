@@ -100,7 +100,8 @@ pub struct Info {
     /// Why the episode ended, on the last step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_reason: Option<EndReason>,
-    /// The score breakdown, when a report was scored.
+    /// The score breakdown, on the last step (a scored report, or the truncation
+    /// reward).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<Reward>,
     /// The ground truth, revealed on the last step only.
@@ -113,8 +114,9 @@ pub struct Info {
 pub struct StepOutcome {
     /// What the agent sees next.
     pub observation: Observation,
-    /// This step's reward: the report's total on the final step, 0 on a truncation,
-    /// minus the scorer's per-step penalty on an invalid action, else 0.
+    /// This step's reward: the report's total on the final step, the scorer's
+    /// truncation reward when a budget ran out (0 by default), minus the scorer's
+    /// per-step shaping penalty on an invalid action (0 by default), else 0.
     pub reward: f64,
     /// The episode ended with a report.
     pub terminated: bool,
