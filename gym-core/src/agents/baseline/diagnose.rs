@@ -41,6 +41,12 @@ fn num(v: f64) -> String {
 /// signals (memory, CPU, restarts, disk) are usually where a problem lives; request
 /// signals (errors, latency, pool waits) also show on every caller of a broken service,
 /// so they weigh less.
+fn push_unique(out: &mut Vec<Value>, v: Value) {
+    if !out.contains(&v) {
+        out.push(v);
+    }
+}
+
 fn signal_weight(signal: &str) -> f64 {
     match signal {
         "restarts" | "throttling" | "up" | "available" | "disk_usage" => 2.0,
@@ -394,64 +400,138 @@ impl Findings {
         }
     }
 
-    /// Evidence for a suspect: the clues that point at it.
-    pub fn evidence(&self, service: &str) -> Vec<Value> {
+    /// Evidence for the top suspect: what was seen on it, the signals a `kind` is known
+    /// to leave when they were seen, and, when the service itself shows little, what its
+    /// callers saw. Only observed signals are cited, at most ten.
+    pub fn evidence(&self, service: &str, kind: FaultKind) -> Vec<Value> {
         let mut out = Vec::new();
-        for h in self.hits.iter().filter(|h| h.service == service).take(4) {
-            out.push(json!({
-                "kind": "metric", "service": service, "signal": h.metric,
-                "note": format!("{} went from about {} to {} from {}", h.signal, num(h.baseline), num(h.extreme), format_rfc3339(h.onset_ms)),
-            }));
-        }
-        for e in self
-            .events
-            .iter()
-            .filter(|e| e.service == service && e.reason != "Started")
-            .take(3)
-        {
-            out.push(json!({
-                "kind": "event", "service": service, "signal": e.reason,
-                "note": format!("x{} from {}: {}", e.count, e.first, e.message),
-            }));
-        }
-        for g in self
+        let own_logs: Vec<&crate::query::LogGroup> = self
             .logs
             .iter()
             .filter(|g| g.services.iter().any(|s| s == service))
-            .take(2)
+            .collect();
+        // The catalog's signature of the guessed kind, where it was seen.
+        for expected in kind.def().signals {
+            let (modality, name) = expected.split_once(':').unwrap_or((expected, ""));
+            let seen = match modality {
+                "metric" => self
+                    .seen_metrics
+                    .contains(&(service.to_owned(), name.to_owned())),
+                "event" => self.has_event(service, name),
+                "log" => own_logs.iter().any(|g| {
+                    let text = format!("{}\n{}", g.pattern, g.example).to_lowercase();
+                    text.contains(&name.to_lowercase())
+                }),
+                "trace" => {
+                    name == "error"
+                        && self
+                            .origins
+                            .iter()
+                            .any(|o| o.0 == service && !o.2.is_empty())
+                }
+                "deploy" => self.deploy_before(service, None).is_some(),
+                _ => false,
+            };
+            if !seen {
+                continue;
+            }
+            let signal = match modality {
+                "deploy" => self
+                    .deploy_before(service, None)
+                    .map_or(String::new(), |d| d.id.clone()),
+                _ => name.to_owned(),
+            };
+            push_unique(
+                &mut out,
+                json!({
+                    "kind": modality, "service": service, "signal": signal,
+                    "note": format!("part of the usual signature of {}", kind.as_str()),
+                }),
+            );
+        }
+        for h in self.hits.iter().filter(|h| h.service == service).take(4) {
+            push_unique(
+                &mut out,
+                json!({
+                    "kind": "metric", "service": service, "signal": h.metric,
+                    "note": format!("{} went from about {} to {} from {}", h.signal, num(h.baseline), num(h.extreme), format_rfc3339(h.onset_ms)),
+                }),
+            );
+        }
+        let mut reasons_cited: Vec<&str> = Vec::new();
+        for e in self.events.iter().filter(|e| {
+            e.service == service && !matches!(e.reason.as_str(), "Started" | "ScalingReplicaSet")
+        }) {
+            if reasons_cited.contains(&e.reason.as_str()) {
+                continue;
+            }
+            reasons_cited.push(&e.reason);
+            push_unique(
+                &mut out,
+                json!({
+                    "kind": "event", "service": service, "signal": e.reason,
+                    "note": format!("x{} from {}: {}", e.count, e.first, e.message),
+                }),
+            );
+        }
+        for g in own_logs.iter().take(2) {
+            push_unique(
+                &mut out,
+                json!({
+                    "kind": "log", "service": service, "signal": g.pattern.lines().next().unwrap_or_default(),
+                    "note": format!("{} {} lines from {}", g.count, g.level.as_str(), g.first),
+                }),
+            );
+        }
+        if let Some((_, n, trace)) = self
+            .origins
+            .iter()
+            .find(|o| o.0 == service && !o.2.is_empty())
         {
-            out.push(json!({
-                "kind": "log", "service": service, "signal": g.pattern.lines().next().unwrap_or_default(),
-                "note": format!("{} {} lines from {}", g.count, g.level.as_str(), g.first),
-            }));
+            push_unique(
+                &mut out,
+                json!({
+                    "kind": "trace", "service": service, "signal": "error",
+                    "note": format!("the deepest failing span is on {service} in {n} sampled error traces, e.g. {trace}"),
+                }),
+            );
         }
-        for m in self.mentions.iter().filter(|m| m.target == service).take(2) {
-            out.push(json!({
-                "kind": "log", "service": m.writer, "signal": m.class,
-                "note": format!("{} reports `{}` errors naming {}", m.writer, m.class, service),
-            }));
+        if let Some(d) = self.deploy_before(service, None) {
+            push_unique(
+                &mut out,
+                json!({
+                    "kind": "deploy", "service": service, "signal": d.id,
+                    "note": format!("{} → {} at {}: {}", d.from_version, d.to_version, d.time, d.title),
+                }),
+            );
         }
-        for p in self.peer_hits.iter().filter(|p| p.peer == service).take(2) {
-            out.push(json!({
-                "kind": "metric", "service": p.caller, "signal": p.metric,
-                "note": format!("{} calling {service}: {} from {}", p.caller, p.signal, format_rfc3339(p.onset_ms)),
-            }));
+        if out.len() < 2 {
+            // The service shows little itself (unreachable, unresolvable): cite its
+            // callers' view.
+            for p in self.peer_hits.iter().filter(|p| p.peer == service).take(2) {
+                push_unique(
+                    &mut out,
+                    json!({
+                        "kind": "metric", "service": p.caller, "signal": p.metric,
+                        "note": format!("{} calling {service}: {} from {}", p.caller, p.signal, format_rfc3339(p.onset_ms)),
+                    }),
+                );
+            }
+            for m in self.mentions.iter().filter(|m| m.target == service).take(2) {
+                if let Some(g) = self.logs.iter().find(|g| {
+                    g.services.contains(&m.writer) && g.example.to_lowercase().contains(service)
+                }) {
+                    push_unique(
+                        &mut out,
+                        json!({
+                            "kind": "log", "service": m.writer, "signal": g.pattern.lines().next().unwrap_or_default(),
+                            "note": format!("{} reports `{}` errors naming {service}", m.writer, m.class),
+                        }),
+                    );
+                }
+            }
         }
-        if let Some((_, n, trace)) = self.origins.iter().find(|o| o.0 == service) {
-            out.push(json!({
-                "kind": "trace", "service": service, "signal": trace,
-                "note": format!("the deepest failing span is on {service} in {n} sampled error traces"),
-            }));
-        }
-        if let Some(d) = self
-            .deploy_before(service, None)
-            .or_else(|| self.deploys.iter().rev().find(|d| d.service == service))
-        {
-            out.push(json!({
-                "kind": "deploy", "service": service, "signal": d.id,
-                "note": format!("{} → {} at {}: {}", d.from_version, d.to_version, d.time, d.title),
-            }));
-        }
+        out.truncate(10);
         out
     }
 
@@ -487,7 +567,8 @@ impl Findings {
                 "fault": kind.as_str(),
                 "level": kind.level().as_str(),
                 "confidence": (confidence * 100.0).round() / 100.0,
-                "evidence": self.evidence(&s.service),
+                // Runners-up carry no citations: evidence about symptoms dilutes the case.
+                "evidence": if i == 0 { self.evidence(&s.service, kind) } else { Vec::new() },
                 "explanation": if s.reasons.is_empty() { "no specific signal; a weak guess".to_owned() } else { s.reasons.join("; ") },
             }));
         }

@@ -261,6 +261,8 @@ pub struct Findings {
     pub hits: Vec<MetricHit>,
     /// Call edges whose callers see failures.
     pub peer_hits: Vec<PeerHit>,
+    /// Metrics seen to exist, as (service, name).
+    pub seen_metrics: std::collections::BTreeSet<(String, String)>,
     /// Services whose metrics went missing, with the metric and when.
     pub gaps: Vec<(String, String, i64)>,
     /// Warning-or-worse log groups.
@@ -271,7 +273,9 @@ pub struct Findings {
     pub mentions: Vec<Mention>,
     /// Error traces.
     pub traces: Option<TracesResult>,
-    /// Services where failing requests originate (deepest failing span), with a count.
+    /// Services where failing requests originate (deepest failing span), with a count
+    /// and a trace showing it (empty when the failure is blamed on a callee that has no
+    /// failing span of its own).
     pub origins: Vec<(String, usize, String)>,
     /// Events.
     pub events: Vec<EventGroup>,
@@ -384,6 +388,8 @@ impl Findings {
                 .cloned();
         }
         for s in &r.series {
+            self.seen_metrics
+                .insert((s.service.clone(), s.name.clone()));
             let Ok(t0) = parse_rfc3339(&s.start) else {
                 continue;
             };
@@ -497,9 +503,15 @@ impl Findings {
                     Some(c) => c.service.clone(),
                     None => self.blame(&origin.service, &msg),
                 };
+                // The trace is cited only where it shows the failure itself.
+                let trace_id = if blamed == origin.service {
+                    t.trace_id.clone()
+                } else {
+                    String::new()
+                };
                 match self.origins.iter_mut().find(|(s, _, _)| *s == blamed) {
                     Some(o) => o.1 += 1,
-                    None => self.origins.push((blamed, 1, t.trace_id.clone())),
+                    None => self.origins.push((blamed, 1, trace_id)),
                 }
             }
         }
