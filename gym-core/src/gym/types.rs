@@ -71,7 +71,9 @@ pub enum EndReason {
     TimeBudget,
 }
 
-/// Side information of `reset` and `step`, as Gymnasium's `info` dict.
+/// Side information of `reset` and `step`, as Gymnasium's `info` dict. It is for the
+/// trainer, not the agent under test: the scenario name and seed are enough to sample
+/// the incident again and read its truth.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Info {
     /// The episode's id.

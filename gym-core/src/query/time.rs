@@ -70,6 +70,9 @@ fn bad_time(input: &str, why: &str) -> QueryError {
 /// space instead of `T` is accepted) into Unix milliseconds.
 pub fn parse_rfc3339(input: &str) -> Result<i64, QueryError> {
     let s = input.trim();
+    if !s.is_ascii() {
+        return Err(bad_time(input, "unexpected non-ASCII characters"));
+    }
     if s.len() < 19 {
         return Err(bad_time(input, "too short for YYYY-MM-DDTHH:MM:SSZ"));
     }
@@ -179,7 +182,12 @@ mod tests {
 
     #[test]
     fn rejects_garbage_with_a_reason() {
-        for bad in ["yesterday", "2026-13-01T00:00:00Z", "2026-11-22T00:07:23"] {
+        for bad in [
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22T00:07:23",
+            "2026-11-2éT00:07:23Z",
+        ] {
             let err = parse_rfc3339(bad).unwrap_err().to_string();
             assert!(err.contains(bad), "{err}");
         }
