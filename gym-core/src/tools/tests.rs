@@ -127,3 +127,32 @@ fn no_tool_output_reveals_what_was_done() {
     assert_eq!(fixture::leaked_word("the default value"), None);
     assert_eq!(fixture::leaked_word("a Fault was"), Some("fault".into()));
 }
+
+#[test]
+fn odd_arguments_never_panic() {
+    let odd = [
+        json!(null),
+        json!(1),
+        json!("x"),
+        json!([]),
+        json!({}),
+        json!({"metric": "", "limit": -1}),
+        json!({"metric": "*", "limit": 1e20}),
+        json!({"metric": "up", "step": "0s"}),
+        json!({"metric": "up", "step": "1ms", "start": "-99999h"}),
+        json!({"service": "é", "start": "2026-11-2éT00:07:23Z"}),
+        json!({"min_duration_ms": 1e300, "errors_only": "yes"}),
+        json!({"deploy_id": ""}),
+        json!({"query": "\"", "level": "", "sort": "random"}),
+        json!({"start": "now", "end": "now"}),
+        json!({"labels": {"": ""}, "metric": "**"}),
+    ];
+    for tool in TOOL_NAMES {
+        for args in &odd {
+            // Any outcome but a panic is fine, as long as a refusal says why.
+            if let ToolOutput::Invalid(msg) = call(tool, args.clone()) {
+                assert!(msg.len() > 10, "{tool} {args}: {msg:?}");
+            }
+        }
+    }
+}
