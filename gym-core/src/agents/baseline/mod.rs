@@ -10,8 +10,10 @@
 //! a trained agent should beat it.
 
 mod anomaly;
-mod diagnose;
 mod findings;
+mod kind;
+mod rank;
+mod report;
 
 use std::collections::VecDeque;
 
