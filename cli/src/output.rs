@@ -24,27 +24,27 @@ fn compact(value: &Value, width: usize) -> String {
 
 /// Prints an ended episode for a person.
 pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
-    let gym = &played.gym;
+    let r = &played.result;
     println!(
         "▶ {} · seed {} · backend {} · agent {}",
-        played.info.scenario,
-        played.info.seed,
-        played.info.backend,
+        r.scenario,
+        r.seed,
+        settings.backend_name(),
         settings.agent.label()
     );
-    if let Some(alert) = played.start.content.get("alert") {
+    if let Some(alert) = r.start.content.get("alert") {
         println!(
             "\nALERT  [{}] {} on {} at {}\n       {}",
             alert["severity"].as_str().unwrap_or("page"),
             alert["name"].as_str().unwrap_or("?"),
             alert["service"].as_str().unwrap_or("?"),
-            alert["time"].as_str().unwrap_or("?"),
+            alert["fired_at"].as_str().unwrap_or("?"),
             alert["summary"].as_str().unwrap_or("")
         );
     }
 
     println!("\nSTEPS");
-    for step in gym.trajectory() {
+    for step in &r.trajectory {
         let outcome = match &step.error {
             Some(e) => format!("error: {}", compact(&Value::String(e.clone()), 70)),
             None => format!("{} bytes", step.observation_bytes),
@@ -60,7 +60,7 @@ pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
     }
 
     println!("\nREPORT");
-    match gym.report() {
+    match &r.report {
         Some(report) => {
             for (i, cause) in report.root_causes.iter().enumerate() {
                 println!(
@@ -89,19 +89,19 @@ pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
     }
 
     println!("\nSCORE");
-    if let Some(reward) = gym.reward() {
+    if let Some(reward) = &r.reward {
         println!("  total {:.3}", reward.total);
         for c in &reward.components {
             println!(
-                "  {:<14} {:>5.2} × {:<4.2} {}",
+                "  {:<16} {:>5.2} × {:<4.2} {}",
                 c.name, c.value, c.weight, c.reason
             );
         }
     }
 
     println!("\nTRUTH (revealed now that the agent has finished)");
-    if let Some(truth) = gym.revealed_truth() {
-        for c in &truth.root_causes {
+    {
+        for c in &r.truth.root_causes {
             println!(
                 "  {} — {} ({} level) from {} via {}; affects {}",
                 c.component,

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use otrashi_scenarios::diag::Diagnostics;
 use otrashi_scenarios::{catalog::closest, library, Scenario};
 
 use crate::exit::InputError;
@@ -14,22 +15,38 @@ pub struct Resolved {
     pub origin: String,
 }
 
+/// Why an argument did not give a scenario.
+pub enum ResolveError {
+    /// The file or bundled scenario exists but is invalid.
+    Invalid(Diagnostics),
+    /// Nothing of that name exists.
+    NotFound(String),
+}
+
+impl From<ResolveError> for anyhow::Error {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::Invalid(diags) => {
+                InputError(format!("the scenario is not valid:\n{diags}")).into()
+            }
+            ResolveError::NotFound(msg) => InputError(msg).into(),
+        }
+    }
+}
+
 /// Reads `arg` as a file when one exists at that path, otherwise as the name of a bundled
 /// scenario. Invalid files give every diagnostic at once.
-pub fn scenario(arg: &str) -> anyhow::Result<Resolved> {
+pub fn try_scenario(arg: &str) -> Result<Resolved, ResolveError> {
     let path = Path::new(arg);
     if path.exists() {
-        let scenario = otrashi_scenarios::parse_file(path)
-            .map_err(|diags| InputError(format!("{arg} is not a valid scenario:\n{diags}")))?;
+        let scenario = otrashi_scenarios::parse_file(path).map_err(ResolveError::Invalid)?;
         return Ok(Resolved {
             scenario,
             origin: arg.to_owned(),
         });
     }
     if let Some(bundled) = library::scenarios().iter().find(|s| s.name == arg) {
-        let scenario = library::load(bundled.name).map_err(|diags| {
-            InputError(format!("bundled scenario {arg} does not load:\n{diags}"))
-        })?;
+        let scenario = library::load(bundled.name).map_err(ResolveError::Invalid)?;
         return Ok(Resolved {
             scenario,
             origin: bundled.file.to_owned(),
@@ -38,10 +55,14 @@ pub fn scenario(arg: &str) -> anyhow::Result<Resolved> {
     let hint = closest(arg, library::scenarios().iter().map(|s| s.name))
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default();
-    Err(InputError(format!(
+    Err(ResolveError::NotFound(format!(
         "no file `{arg}` and no bundled scenario of that name{hint} (see `otrashi scenarios list`)"
-    ))
-    .into())
+    )))
+}
+
+/// As [`try_scenario`], as an `anyhow` error for commands that stop at the first problem.
+pub fn scenario(arg: &str) -> anyhow::Result<Resolved> {
+    Ok(try_scenario(arg)?)
 }
 
 /// Every bundled scenario name, in library order.

@@ -2,15 +2,16 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use otrashi_clusters::sim::SimBackend;
-use otrashi_gym::agents::{Agent, Baseline, RandomAgent};
-use otrashi_gym::gym::{Info, ResetOptions};
+use otrashi_gym::agents::{Baseline, RandomAgent};
+use otrashi_gym::episode::{run_episode, EpisodeResult};
+use otrashi_gym::gym::{EndReason, ResetOptions};
 use otrashi_gym::score::Rubric;
 use otrashi_gym::tools::{self, SUBMIT_REPORT};
-use otrashi_gym::{Action, Backend, Gym, GymConfig, Observation};
+use otrashi_gym::{Action, Backend, Gym, GymConfig};
 use otrashi_scenarios::Scenario;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -95,6 +96,13 @@ impl Settings {
         })
     }
 
+    /// The backend's name, as tables and JSON print it.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            BackendName::Sim => "sim",
+        }
+    }
+
     fn backend(&self) -> Arc<dyn Backend> {
         match self.backend {
             BackendName::Sim => Arc::new(SimBackend::default()),
@@ -103,7 +111,7 @@ impl Settings {
 
     /// A gym for one scenario.
     pub fn gym(&self, scenario: Scenario) -> Gym {
-        let mut config = GymConfig::new(Arc::new(otrashi_gym::score::RubricScorer::new(
+        let mut config = GymConfig::new(Arc::new(otrashi_gym::scorer::RubricScorer::new(
             (*self.rubric).clone(),
         )));
         config.max_steps = self.max_steps;
@@ -113,15 +121,11 @@ impl Settings {
     }
 }
 
-/// What happened in one episode, besides what the gym itself records.
+/// One finished episode and what the agent process left behind.
 pub struct Played {
-    /// The gym, holding the ended episode (trajectory, report, reward, truth).
-    pub gym: Gym,
-    /// The first observation (the alert).
-    pub start: Observation,
-    /// The info of `reset`.
-    pub info: Info,
-    /// Why the episode failed, when the agent did not deliver a report.
+    /// Everything the episode produced (trajectory, report, reward, truth, telemetry).
+    pub result: EpisodeResult,
+    /// Why the episode failed, when the agent delivered no report.
     pub failure: Option<String>,
     /// The agent process's stderr, for command agents.
     pub agent_stderr: Option<String>,
@@ -130,57 +134,34 @@ pub struct Played {
 /// Resets the gym with `seed`, lets the agent play to the end, and makes sure the episode
 /// ended (a failed agent ends it with a failure reason).
 pub async fn play(mut gym: Gym, settings: &Settings, seed: Option<u64>) -> anyhow::Result<Played> {
-    let (start, info) = gym
-        .reset(seed, ResetOptions::default())
-        .await
-        .context("cannot start the episode")?;
-    match &settings.agent {
-        AgentSpec::Baseline => play_builtin(gym, &mut Baseline::new(), start, info),
+    let result = match &settings.agent {
+        AgentSpec::Baseline => run_episode(&mut gym, &mut Baseline::new(), seed).await,
         AgentSpec::Random => {
-            let seed = info.seed;
-            play_builtin(gym, &mut RandomAgent::new(seed), start, info)
+            run_episode(&mut gym, &mut RandomAgent::new(seed.unwrap_or(0)), seed).await
         }
-        AgentSpec::Command(cmd) => play_command(gym, cmd, settings, start, info).await,
+        AgentSpec::Command(cmd) => return play_command(gym, cmd, settings, seed).await,
     }
-}
-
-fn play_builtin(
-    mut gym: Gym,
-    agent: &mut dyn Agent,
-    start: Observation,
-    info: Info,
-) -> anyhow::Result<Played> {
-    let mut obs = start.clone();
-    let mut failure = None;
-    loop {
-        let action = agent.act(&obs);
-        let outcome = gym.step(action)?;
-        if outcome.terminated || outcome.truncated {
-            if outcome.truncated {
-                failure = Some(truncation_reason(&outcome.info));
-            }
-            break;
-        }
-        obs = outcome.observation;
-    }
+    .context("the episode failed")?;
+    let failure = match result.end_reason {
+        EndReason::Submitted => None,
+        reason => Some(end_reason_text(reason, result.failure.as_deref(), settings)),
+    };
     Ok(Played {
-        gym,
-        start,
-        info,
+        result,
         failure,
         agent_stderr: None,
     })
 }
 
-fn truncation_reason(info: &Info) -> String {
-    match info.end_reason {
-        Some(otrashi_gym::gym::EndReason::TimeBudget) => {
-            "the time budget ran out before a report was submitted".into()
-        }
-        _ => format!(
+fn end_reason_text(reason: EndReason, detail: Option<&str>, settings: &Settings) -> String {
+    match reason {
+        EndReason::Submitted => "a report was submitted".to_owned(),
+        EndReason::StepBudget => format!(
             "the step budget ({} steps) ran out before a report was submitted",
-            info.max_steps
+            settings.max_steps
         ),
+        EndReason::TimeBudget => "the time budget ran out before a report was submitted".to_owned(),
+        EndReason::AgentFailed => detail.unwrap_or("the agent failed").to_owned(),
     }
 }
 
@@ -188,7 +169,6 @@ fn truncation_reason(info: &Info) -> String {
 struct GymHost {
     gym: Gym,
     done: bool,
-    truncated: Option<String>,
 }
 
 impl ToolHost for GymHost {
@@ -200,9 +180,6 @@ impl ToolHost for GymHost {
         match self.gym.step(Action::new(tool, args)) {
             Ok(outcome) => {
                 self.done = outcome.terminated || outcome.truncated;
-                if outcome.truncated {
-                    self.truncated = Some(truncation_reason(&outcome.info));
-                }
                 // Only the observation goes back: `info` carries the truth at the end.
                 ToolReply {
                     body: json!({
@@ -231,17 +208,17 @@ impl ToolHost for GymHost {
 }
 
 async fn play_command(
-    gym: Gym,
+    mut gym: Gym,
     cmd: &str,
     settings: &Settings,
-    start: Observation,
-    info: Info,
+    seed: Option<u64>,
 ) -> anyhow::Result<Played> {
-    let host = Arc::new(Mutex::new(GymHost {
-        gym,
-        done: false,
-        truncated: None,
-    }));
+    let began = Instant::now();
+    let (start, info) = gym
+        .reset(seed, ResetOptions::default())
+        .await
+        .context("cannot start the episode")?;
+    let host = Arc::new(Mutex::new(GymHost { gym, done: false }));
     let alert = json!({
         "episode_id": info.episode_id,
         "alert": start.content.get("alert").cloned().unwrap_or(Value::Null),
@@ -268,7 +245,6 @@ async fn play_command(
         .map_err(|_| anyhow::anyhow!("the tool API still holds the episode after the agent ended"))?
         .into_inner()
         .map_err(|_| anyhow::anyhow!("the episode state was poisoned by a panic"))?;
-    let mut failure = host.truncated.clone();
     if !host.done {
         let reason = match &run.exit {
             AgentExit::TimedOut { after } => Some(format!(
@@ -298,13 +274,15 @@ async fn play_command(
         };
         if let Some(reason) = reason {
             host.gym.abort(&reason)?;
-            failure = Some(reason);
         }
     }
+    let result = EpisodeResult::collect(&host.gym, start, info, "command", began)?;
+    let failure = match result.end_reason {
+        EndReason::Submitted => None,
+        reason => Some(end_reason_text(reason, result.failure.as_deref(), settings)),
+    };
     Ok(Played {
-        gym: host.gym,
-        start,
-        info,
+        result,
         failure,
         agent_stderr: Some(run.stderr),
     })
@@ -321,15 +299,22 @@ fn exit_status(exit: &AgentExit) -> String {
 
 /// Where an episode's directory goes: `<out>/<scenario>-s<seed>-<episode id tail>`.
 pub fn episode_dir(out: &std::path::Path, played: &Played) -> PathBuf {
-    let tail: String = played
-        .info
-        .episode_id
-        .chars()
-        .rev()
-        .take(6)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    out.join(format!("{}-s{}-{}", played.info.scenario, played.info.seed, tail))
+    let id = &played.result.episode_id;
+    let tail = &id[id.len().saturating_sub(6)..];
+    out.join(format!(
+        "{}-s{}-{}",
+        played.result.scenario, played.result.seed, tail
+    ))
+}
+
+/// Writes the episode's directory: the gym's artifacts plus the agent's stderr.
+pub fn write_episode(dir: &std::path::Path, played: &Played, scenario: &Scenario) -> anyhow::Result<()> {
+    otrashi_gym::artifacts::write_episode_dir(dir, &played.result, scenario)
+        .with_context(|| format!("cannot write the episode directory {}", dir.display()))?;
+    if let Some(stderr) = &played.agent_stderr {
+        let path = dir.join("agent.stderr.log");
+        std::fs::write(&path, stderr)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }

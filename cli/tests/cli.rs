@@ -240,3 +240,117 @@ fn eval_compare_fails_on_a_regression() {
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("regression"));
 }
+
+fn repo_file(path: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The text of every fenced block of `lang` in a Markdown file.
+fn fenced_blocks(markdown: &str, lang: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match &mut current {
+            None if line.trim() == format!("```{lang}") => current = Some(String::new()),
+            Some(block) if line.trim() == "```" => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_readme_scenario_is_the_library_file_the_tests_run() {
+    let readme = repo_file("README.md");
+    let yaml = fenced_blocks(&readme, "yaml");
+    assert_eq!(yaml.len(), 1, "the README has one scenario example");
+    assert_eq!(
+        yaml[0],
+        repo_file("scenarios/library/shop-cart-memory-leak.yaml"),
+        "the README's scenario drifted from scenarios/library/shop-cart-memory-leak.yaml"
+    );
+}
+
+#[test]
+fn the_readme_validation_output_is_what_validate_prints() {
+    let readme = repo_file("README.md");
+    let console = fenced_blocks(&readme, "console");
+    let block = console
+        .iter()
+        .find(|b| b.starts_with("$ otrashi scenarios validate my-incident.yaml"))
+        .expect("the README shows a validation run");
+    let mut lines = block.lines();
+    lines.next();
+    let shown: Vec<&str> = lines.collect();
+    // Rebuild the file the README talks about from the diagnostics' own excerpts is not
+    // possible, so the test keeps the input beside the expectation.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("my-incident.yaml"), MY_INCIDENT).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_otrashi"))
+        .args(["scenarios", "validate", "my-incident.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let printed: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        &printed[..shown.len()],
+        &shown[..],
+        "README.md's validation example drifted; paste the new output:\n{}",
+        printed.join("\n")
+    );
+}
+
+/// The broken file behind the README's validation example.
+const MY_INCIDENT: &str = "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {name: broken-example}
+topology: shop
+load: {rps: 50, pattern: steady}
+timeline: {warmup: 60s, duration: 5m}
+faults:
+  - id: leak
+    kind: code.memory_leek
+    target: {any_of: [crat, catalog]}
+    at: {uniform: [30s, 120s]}
+    params: {rate_mb_per_min: {lognormal: {mu: 3.0, sigma: 0.4}}}
+    via: deploy
+    retries: 3
+";
+
+#[test]
+fn the_example_python_agent_investigates_and_is_scored() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let agent = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/agents/heuristic_agent.py")
+        .canonicalize()
+        .unwrap();
+    let out = otrashi(&[
+        "run",
+        "chain-api-crash-loop",
+        "--seed",
+        "2",
+        "--json",
+        "--agent",
+        &format!("python3 {}", agent.display()),
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = stdout_json(&out);
+    assert!(v["failure"].is_null(), "the agent failed: {}", v["failure"]);
+    assert_eq!(v["end_reason"], "submitted");
+    assert!(v["steps"].as_u64().unwrap() >= 4, "it used the tools");
+    assert!(v["score"]["total"].as_f64().unwrap() > 0.0);
+    let dir = v["episode_dir"].as_str().unwrap();
+    assert!(Path::new(dir).join("agent.stderr.log").exists());
+}

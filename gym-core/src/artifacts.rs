@@ -183,6 +183,7 @@ pub fn write_episode_dir(
             "seed": result.seed,
             "agent": result.agent,
             "end_reason": result.end_reason,
+            "failure": result.failure,
             "total_reward": result.total_reward,
             "reward": result.reward,
             "steps": result.steps,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use otrashi_scenarios::{GroundTruth, Incident};
 
 use crate::agents::Agent;
-use crate::gym::{EndReason, Gym, GymError, ResetOptions, TrajectoryStep};
+use crate::gym::{EndReason, Gym, GymError, Info, ResetOptions, TrajectoryStep};
 use crate::observation::Observation;
 use crate::report::RcaReport;
 use crate::score::Reward;
@@ -48,6 +48,9 @@ pub struct EpisodeResult {
     pub elapsed_s: f64,
     /// Every step.
     pub trajectory: Vec<TrajectoryStep>,
+    /// Why the agent failed, when the episode was ended with [`Gym::abort`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// The telemetry the agent investigated.
     #[serde(skip)]
     pub telemetry: Arc<Telemetry>,
@@ -75,40 +78,62 @@ pub async fn run_episode_with<A: Agent + ?Sized>(
     let began = Instant::now();
     let (start, info) = gym.reset(seed, options).await?;
     let mut obs = start.clone();
-    let mut total = 0.0;
-    let end_reason = loop {
+    loop {
         let action = agent.act(&obs);
         let out = gym.step(action)?;
-        total += out.reward;
         obs = out.observation;
-        if let Some(reason) = out.info.end_reason {
-            break reason;
+        if out.info.end_reason.is_some() {
+            break;
         }
-    };
-    let (Some(truth), Some(incident), Some(telemetry)) = (
-        gym.revealed_truth().cloned(),
-        gym.revealed_incident().cloned(),
-        gym.telemetry().cloned(),
-    ) else {
-        // The loop only ends once the gym reports an end, which reveals all three.
-        return Err(GymError::NotReset);
-    };
-    Ok(EpisodeResult {
-        episode_id: info.episode_id,
-        seed: info.seed,
-        scenario: info.scenario,
-        agent: agent.name().to_owned(),
-        incident,
-        truth,
-        start,
-        report: gym.report().cloned(),
-        reward: gym.reward().cloned(),
-        total_reward: total,
-        end_reason,
-        steps: gym.trajectory().len() as u32,
-        invalid_actions: gym.invalid_actions(),
-        elapsed_s: began.elapsed().as_secs_f64(),
-        trajectory: gym.trajectory().to_vec(),
-        telemetry,
-    })
+    }
+    EpisodeResult::collect(gym, start, info, agent.name(), began)
+}
+
+impl EpisodeResult {
+    /// Collects the result of an ended episode from the gym: what `run_episode` returns,
+    /// and what callers that drive the agent themselves (a command agent over HTTP)
+    /// build at the end. `began` is when the caller started the reset.
+    pub fn collect(
+        gym: &Gym,
+        start: Observation,
+        info: Info,
+        agent: &str,
+        began: Instant,
+    ) -> Result<EpisodeResult, GymError> {
+        let end_reason = gym.end_reason().ok_or(GymError::NotReset)?;
+        let (Some(truth), Some(incident), Some(telemetry)) = (
+            gym.revealed_truth().cloned(),
+            gym.revealed_incident().cloned(),
+            gym.telemetry().cloned(),
+        ) else {
+            // An ended episode reveals all three.
+            return Err(GymError::NotReset);
+        };
+        let trajectory = gym.trajectory().to_vec();
+        // The return: every step's reward, plus the truncation reward of an abort,
+        // which is not a step.
+        let mut total_reward: f64 = trajectory.iter().map(|s| s.reward).sum();
+        if end_reason == EndReason::AgentFailed {
+            total_reward += gym.reward().map_or(0.0, |r| r.total);
+        }
+        Ok(EpisodeResult {
+            episode_id: info.episode_id,
+            seed: info.seed,
+            scenario: info.scenario,
+            agent: agent.to_owned(),
+            incident,
+            truth,
+            start,
+            report: gym.report().cloned(),
+            reward: gym.reward().cloned(),
+            total_reward,
+            end_reason,
+            steps: u32::try_from(trajectory.len()).unwrap_or(u32::MAX),
+            invalid_actions: gym.invalid_actions(),
+            elapsed_s: began.elapsed().as_secs_f64(),
+            failure: gym.failure().map(str::to_owned),
+            trajectory,
+            telemetry,
+        })
+    }
 }

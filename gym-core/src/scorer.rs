@@ -57,3 +57,47 @@ pub trait Scorer: Send + Sync {
         0.0
     }
 }
+
+/// The bundled scorer: [`crate::report::parse_report`] and [`crate::score::score`] with a
+/// rubric.
+#[derive(Debug, Clone, Default)]
+pub struct RubricScorer {
+    rubric: crate::score::Rubric,
+}
+
+impl RubricScorer {
+    /// A scorer with this rubric.
+    pub fn new(rubric: crate::score::Rubric) -> RubricScorer {
+        RubricScorer { rubric }
+    }
+
+    /// The rubric in use.
+    pub fn rubric(&self) -> &crate::score::Rubric {
+        &self.rubric
+    }
+}
+
+impl Scorer for RubricScorer {
+    fn parse(&self, value: &Value) -> Result<(RcaReport, Vec<String>), String> {
+        crate::report::parse_report(value).map_err(|e| e.to_string())
+    }
+
+    fn score(
+        &self,
+        report: &RcaReport,
+        truth: &GroundTruth,
+        topology: &Topology,
+        telemetry: &Telemetry,
+        stats: &EpisodeStats,
+    ) -> Reward {
+        crate::score::score(report, truth, topology, telemetry, stats, &self.rubric)
+    }
+
+    fn truncated(&self, stats: &EpisodeStats) -> Reward {
+        crate::score::truncated_reward(stats, &self.rubric)
+    }
+
+    // The rubric's invalid-action penalty is deducted once, from the report's total
+    // (see `score::score`); charging it again per step would count it twice in the
+    // episode's return, so the per-step shaping stays at the default 0.
+}

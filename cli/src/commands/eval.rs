@@ -70,12 +70,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 let dir = match &args.out {
                     Some(out) => {
                         let dir = session::episode_dir(out, &played);
-                        otrashi_gym::artifacts::write_episode_dir(
-                            &dir,
-                            &played.gym,
-                            played.failure.as_deref(),
-                            played.agent_stderr.as_deref(),
-                        )?;
+                        session::write_episode(&dir, &played, &resolved.scenario)?;
                         Some(dir.display().to_string())
                     }
                     None => None,
@@ -88,7 +83,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     })?;
     bar.finish_and_clear();
 
-    let result = EvalResult::new(&settings.agent.label(), "sim", rows);
+    let result = EvalResult::new(&settings.agent.label(), settings.backend_name(), rows);
     let found = previous
         .as_ref()
         .map(|prev| regressions(prev, &result, args.tolerance))
@@ -150,25 +145,23 @@ fn read_previous(path: &std::path::Path) -> anyhow::Result<EvalResult> {
 }
 
 fn row_of(played: &session::Played, dir: Option<String>) -> EpisodeRow {
-    let gym = &played.gym;
-    let truth: Vec<String> = gym
-        .revealed_truth()
-        .map(|t| t.root_causes.iter().map(|c| c.component.clone()).collect())
-        .unwrap_or_default();
-    let predicted: Vec<String> = gym
-        .report()
-        .map(|r| r.root_causes.iter().map(|c| c.component.clone()).collect())
+    let r = &played.result;
+    let truth: Vec<String> = r.truth.root_causes.iter().map(|c| c.component.clone()).collect();
+    let predicted: Vec<String> = r
+        .report
+        .as_ref()
+        .map(|rep| rep.root_causes.iter().map(|c| c.component.clone()).collect())
         .unwrap_or_default();
     let (ac1, ac3) = EpisodeRow::accuracy(&predicted, &truth);
     EpisodeRow {
-        scenario: played.info.scenario.clone(),
-        seed: played.info.seed,
-        score: gym.reward().map_or(0.0, |r| r.total),
+        scenario: r.scenario.clone(),
+        seed: r.seed,
+        score: r.reward.as_ref().map_or(0.0, |w| w.total),
         ac1,
         ac3,
         truth,
         predicted,
-        steps: u32::try_from(gym.trajectory().len()).unwrap_or(u32::MAX),
+        steps: r.steps,
         failure: played.failure.clone(),
         dir,
     }

@@ -30,7 +30,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let gym = settings.gym(resolved.scenario.clone());
         let played = session::play(gym, &settings, args.seed).await?;
         let dir = session::episode_dir(&args.out, &played);
-        otrashi_gym::artifacts::write_episode_dir(&dir, &played.gym, played.failure.as_deref(), played.agent_stderr.as_deref())?;
+        session::write_episode(&dir, &played, &resolved.scenario)?;
         if args.json {
             print_json(&episode_json(&played, &settings, &dir))?;
         } else {
@@ -42,19 +42,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 /// The `--json` object of one episode.
 pub fn episode_json(played: &session::Played, settings: &Settings, dir: &std::path::Path) -> Value {
-    let gym = &played.gym;
+    let r = &played.result;
     json!({
-        "episode_id": played.info.episode_id,
-        "scenario": played.info.scenario,
-        "seed": played.info.seed,
-        "backend": played.info.backend,
+        "episode_id": r.episode_id,
+        "scenario": r.scenario,
+        "seed": r.seed,
+        "backend": settings.backend_name(),
         "agent": settings.agent.label(),
-        "alert": played.start.content.get("alert"),
-        "steps": gym.trajectory().len(),
-        "report": gym.report(),
-        "score": gym.reward(),
-        "ground_truth": gym.revealed_truth(),
+        "alert": r.start.content.get("alert"),
+        "steps": r.steps,
+        "invalid_actions": r.invalid_actions,
+        "end_reason": r.end_reason,
+        "report": r.report,
+        "score": r.reward,
+        "ground_truth": r.truth,
         "failure": played.failure,
+        "elapsed_s": r.elapsed_s,
         "episode_dir": dir.display().to_string(),
     })
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::print_json;
 use crate::args::ScenariosCommand;
 use crate::exit::{InputError, CHECK_FAILED};
-use crate::resolve;
+use crate::resolve::{self, ResolveError};
 
 pub fn run(cmd: ScenariosCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -86,7 +86,7 @@ fn list(json: bool) -> anyhow::Result<ExitCode> {
 fn validate(files: &[String]) -> ExitCode {
     let mut invalid = 0usize;
     for file in files {
-        match resolve::scenario(file) {
+        match resolve::try_scenario(file) {
             Ok(resolved) => println!(
                 "ok     {} ({}, {} fault{})",
                 resolved.origin,
@@ -94,9 +94,13 @@ fn validate(files: &[String]) -> ExitCode {
                 resolved.scenario.faults.len(),
                 if resolved.scenario.faults.len() == 1 { "" } else { "s" }
             ),
-            Err(err) => {
+            Err(ResolveError::Invalid(diags)) => {
                 invalid += 1;
-                println!("FAILED {file}\n{err:#}\n");
+                println!("FAILED {file}\n{diags}\n");
+            }
+            Err(ResolveError::NotFound(msg)) => {
+                invalid += 1;
+                println!("FAILED {file}\n{msg}\n");
             }
         }
     }

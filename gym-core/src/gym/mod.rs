@@ -40,6 +40,7 @@ struct Episode {
     ended: Option<EndReason>,
     report: Option<RcaReport>,
     reward: Option<Reward>,
+    failure: Option<String>,
 }
 
 /// A gym over one scenario and one backend.
@@ -162,6 +163,7 @@ impl Gym {
             ended: None,
             report: None,
             reward: None,
+            failure: None,
         };
         let mut info = self.info(&episode);
         info.warnings = warnings;
@@ -354,6 +356,56 @@ impl Gym {
             truncated,
             info,
         })
+    }
+
+    /// Ends the running episode because the agent failed outside the gym (a command
+    /// agent that timed out, crashed, or exited without a report). The episode is
+    /// truncated with the rubric's truncation reward, the reason is recorded, and the
+    /// truth is revealed in the returned info.
+    pub fn abort(&mut self, reason: &str) -> Result<StepOutcome, GymError> {
+        if self.closed {
+            return Err(GymError::Closed);
+        }
+        let scorer = Arc::clone(&self.config.scorer);
+        let max_steps = self.config.max_steps;
+        let budget = self.config.time_budget;
+        let ep = self.episode.as_mut().ok_or(GymError::NotReset)?;
+        if let Some(reason) = ep.ended {
+            return Err(GymError::EpisodeOver { reason });
+        }
+        let stats = EpisodeStats {
+            steps: ep.steps,
+            max_steps,
+            elapsed_s: ep.started.elapsed().as_secs_f64(),
+            time_budget_s: budget.as_secs_f64(),
+            invalid_actions: ep.invalid,
+        };
+        let scored = scorer.truncated(&stats);
+        let reward = scored.total;
+        ep.reward = Some(scored);
+        ep.ended = Some(EndReason::AgentFailed);
+        ep.failure = Some(reason.to_owned());
+        let ep = self.episode.as_ref().ok_or(GymError::NotReset)?;
+        let mut info = self.info(ep);
+        info.end_reason = ep.ended;
+        info.score = ep.reward.clone();
+        info.truth = Some(ep.truth.clone());
+        Ok(StepOutcome {
+            observation: Observation {
+                kind: ObservationKind::End,
+                tool: None,
+                content: json!({"message": format!("the episode was ended: {reason}")}),
+            },
+            reward,
+            terminated: false,
+            truncated: true,
+            info,
+        })
+    }
+
+    /// Why the agent failed, when the episode was ended with [`Gym::abort`].
+    pub fn failure(&self) -> Option<&str> {
+        self.episode.as_ref().and_then(|e| e.failure.as_deref())
     }
 
     /// Ends the gym. Environments are already torn down at the end of each `reset`; this

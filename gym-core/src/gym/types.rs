@@ -69,6 +69,9 @@ pub enum EndReason {
     StepBudget,
     /// The time budget ran out before a report.
     TimeBudget,
+    /// The agent failed outside the gym (its process timed out, crashed or exited
+    /// without a report); the caller ended the episode with [`crate::gym::Gym::abort`].
+    AgentFailed,
 }
 
 /// Side information of `reset` and `step`, as Gymnasium's `info` dict. It is for the
