@@ -300,7 +300,9 @@ impl Findings {
         for g in r
             .groups
             .into_iter()
-            .filter(|g| g.level >= LogLevel::Warn && is_news(g))
+            // A handful of warnings is background chatter even when new; a sustained
+            // stream of them, or any error, is news.
+            .filter(|g| is_news(g) && (g.level >= LogLevel::Error || g.count >= 10))
         {
             for s in &g.services {
                 let text = format!("{}\n{}", g.pattern, g.example);
