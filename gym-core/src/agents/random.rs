@@ -18,8 +18,8 @@ const METRICS: [&str; 6] = [
     "up",
 ];
 
-/// Random valid tool calls for a few steps, then a report that names a random service
-/// and a random kind with a random confidence.
+/// The service list, random valid tool calls for a few steps, then a report that names
+/// a random service and a random kind with a random confidence.
 #[derive(Debug, Clone)]
 pub struct RandomAgent {
     seed: u64,
@@ -85,6 +85,9 @@ impl Agent for RandomAgent {
                 self.services.push(s.to_owned());
             }
             self.calls_left = 2 + self.rng.below(5);
+            // Learn the service names first, so that the final guess is uniform over
+            // the system rather than stuck on the alerting service.
+            return Action::new("list_services", json!({}));
         }
         if let Some(list) = obs.content.get("services").and_then(Value::as_array) {
             self.services = list

@@ -59,6 +59,7 @@ pub const SIGNALS: &[SignalDef] = &[
     sig("latency",         "http_request_duration_seconds",               &[("quantile", "0.99")],    "duration",       Up,   0.01,  0.5),
     sig("client_errors",   "http_client_requests_total",                  &[("outcome", "error")],    "client_req",     Up,   0.2,   0.5),
     sig("client_timeouts", "http_client_requests_total",                  &[("outcome", "timeout")],  "",               Up,   0.2,   0.5),
+    sig("client_latency",  "http_client_request_duration_seconds",        &[("quantile", "0.99")],    "",               Up,   0.02,  0.5),
     sig("restarts",        "kube_pod_container_status_restarts_total",    &[],                        "restart",        Up,   1e-4,  0.0),
     sig("memory",          "container_memory_working_set_bytes",          &[],                        "memory",         Up,   10e6,  0.2),
     sig("cpu",             "container_cpu_usage_seconds_total",           &[],                        "cpu_usage",      Up,   0.05,  0.5),
@@ -82,7 +83,7 @@ pub struct PeerHit {
     pub caller: String,
     /// The called service.
     pub peer: String,
-    /// The signal (`client_errors`, `client_timeouts`).
+    /// The signal (`client_errors`, `client_timeouts`, `client_latency`).
     pub signal: &'static str,
     /// The metric.
     pub metric: String,
@@ -222,7 +223,7 @@ impl Findings {
             let at = |i: usize| t0 + (i as f64 * s.step_s * 1000.0) as i64;
             let change = detect(&s.values, sig.dir, 4.0, sig.floor, sig.rel);
             if let Some(c) = change {
-                if let (Some(peer), "client_errors" | "client_timeouts") =
+                if let (Some(peer), "client_errors" | "client_timeouts" | "client_latency") =
                     (s.labels.get("peer"), sig.name)
                 {
                     self.peer_hits.push(PeerHit {
@@ -300,7 +301,9 @@ impl Findings {
         for g in r
             .groups
             .into_iter()
-            .filter(|g| g.level >= LogLevel::Warn && is_news(g))
+            // A handful of warnings is background chatter even when new; a sustained
+            // stream of them, or any error, is news.
+            .filter(|g| is_news(g) && (g.level >= LogLevel::Error || g.count >= 10))
         {
             for s in &g.services {
                 let text = format!("{}\n{}", g.pattern, g.example);

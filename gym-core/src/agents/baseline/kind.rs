@@ -91,6 +91,8 @@ impl Findings {
             (hit("memory"), by_deploy(K::MemoryLeak, K::MemoryPressure), 0.4),
             (hit("db_latency"), K::SlowQuery, 0.3),
             (callers_time_out && !hit("errors"), K::NetworkPartition, 0.3),
+            // Calls into it got slower while its own handling did not: the network.
+            (self.peer_hit(s, "client_latency") && !hit("latency"), K::NetworkDelay, 0.35),
         ];
         if let Some((_, kind, strength)) = rules.iter().find(|(hit, _, _)| *hit) {
             return (*kind, *strength);

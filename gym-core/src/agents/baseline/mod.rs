@@ -82,9 +82,13 @@ impl Baseline {
             .and_then(|b| u32::try_from(b).ok())
             .unwrap_or(25)
             .min(25);
+        // The cheapest, most telling views first; metric families last and most telling
+        // first, so that a tight budget cuts the least useful queries.
         self.queue.push_back(Call::Services);
         self.queue.push_back(Call::Events);
         self.queue.push_back(Call::Deploys);
+        self.queue.push_back(Call::Logs);
+        self.queue.push_back(Call::Traces);
         for (i, s) in SIGNALS.iter().enumerate() {
             self.queue.push_back(Call::Metric {
                 signal: i,
@@ -92,8 +96,6 @@ impl Baseline {
                 retry: false,
             });
         }
-        self.queue.push_back(Call::Logs);
-        self.queue.push_back(Call::Traces);
     }
 
     fn ingest(&mut self, call: &Call, content: &Value) {

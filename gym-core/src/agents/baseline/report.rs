@@ -178,7 +178,9 @@ impl Findings {
             0.0
         };
         let mut causes = Vec::new();
-        for (i, s) in ranked.iter().take(3).enumerate() {
+        // A first guess and one runner-up: naming a large share of a small system reads
+        // as spraying, and is scored so.
+        for (i, s) in ranked.iter().take(2).enumerate() {
             if i > 0 && s.score < 1.0 {
                 break;
             }
@@ -191,8 +193,7 @@ impl Findings {
             // parameters are harder than that probe. Runners-up get the leftover mass.
             let confidence = match i {
                 0 => (0.15 + 1.3 * strength * (0.5 + 0.5 * margin)).min(0.85),
-                1 => 0.15,
-                _ => 0.07,
+                _ => 0.15,
             };
             causes.push(json!({
                 "component": s.service,
