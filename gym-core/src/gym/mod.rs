@@ -115,11 +115,15 @@ impl Gym {
             source,
         };
         self.backend.check(&incident).map_err(backend_err)?;
+        // Opaque on purpose: the id reaches the agent (and labels on real resources),
+        // and an id that spelled out the scenario and seed would let an agent re-sample
+        // the incident and read its ground truth.
         let id = format!(
-            "ep-{}-{}-{:06x}",
-            incident.scenario,
-            seed,
-            stable_hash(&clock_entropy().to_le_bytes()) & 0xff_ffff
+            "ep-{:016x}",
+            stable_hash(
+                &(clock_entropy() ^ self.resets.rotate_left(32) ^ seed.rotate_left(17))
+                    .to_le_bytes()
+            )
         );
         let mut cx = EpisodeContext::new(id.clone(), seed);
         cx.cancel = self.config.cancel.child_token();

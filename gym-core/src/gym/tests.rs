@@ -32,7 +32,10 @@ async fn a_report_ends_the_episode_and_reveals_the_truth() {
     assert_eq!(obs.content["tools"].as_array().unwrap().len(), 8);
     assert_eq!(info.seed, 7);
     assert_eq!(info.scenario, "mini-cart");
-    assert!(info.episode_id.starts_with("ep-mini-cart-7-"));
+    // Regression: the id used to spell out the scenario and seed, which let an agent
+    // re-sample the incident and read its truth.
+    assert!(info.episode_id.starts_with("ep-"));
+    assert!(!info.episode_id.contains("mini-cart") && !info.episode_id.contains("-7-"));
     assert!(info.truth.is_none());
     assert!(gym.revealed_truth().is_none(), "no truth before the end");
     assert!(gym.revealed_incident().is_none());
