@@ -895,3 +895,47 @@ fn crash_loops_and_oom_kills_stop_when_the_change_is_reverted() {
         );
     }
 }
+
+#[test]
+fn code_changes_are_written_in_the_services_language() {
+    use otrashi_scenarios::catalog::Level;
+    use otrashi_scenarios::model::{Runtime, ServiceKind};
+    let exts = [
+        (Runtime::Go, &[".go"][..]),
+        (Runtime::Java, &[".java", ".yml"][..]),
+        (Runtime::Python, &[".py"][..]),
+        (Runtime::Node, &[".js"][..]),
+        (Runtime::Rust, &[".rs"][..]),
+    ];
+    for (rt, allowed) in exts {
+        let mut topo = chain();
+        topo.services[1] = svc(
+            "orders",
+            ServiceKind::Api,
+            rt,
+            &["orders-cache", "orders-db"],
+            2,
+        );
+        topo.services.push(svc(
+            "orders-cache",
+            ServiceKind::Cache,
+            Runtime::Native,
+            &[],
+            1,
+        ));
+        for &kind in FaultKind::ALL.iter().filter(|k| k.level() == Level::Code) {
+            let inc = incident(
+                topo.clone(),
+                vec![fault(kind, "orders", Some(Via::Deploy), &[])],
+                1,
+            );
+            let t = simulate(&inc);
+            let d = &View::new(&t).deploys_of("orders")[0];
+            let first = d.diff.lines().next().unwrap();
+            assert!(
+                allowed.iter().any(|e| first.ends_with(e)),
+                "{kind} on {rt:?}: {first}"
+            );
+        }
+    }
+}

@@ -122,7 +122,7 @@ pub(crate) fn oom(sim: &mut Sim<'_>, i: usize, t: u32) {
             vec![format!("{:.1}", p.mem_mb * 0.95), format!("{:.1}", p.mem_mb * 0.94)],
         ),
         Runtime::Python => (
-            "Traceback (most recent call last):\n  File \"/app/{}/cache.py\", line 41, in remember\n    _CACHE[key] = value\nMemoryError",
+            "Traceback (most recent call last):\n  File \"/app/{}/cache.py\", line 41, in render_fragment\n    _FRAGMENTS[(key, ctx[\"request_id\"])] = html\nMemoryError",
             vec![package(&p.name)],
         ),
         Runtime::Rust => (
