@@ -38,6 +38,9 @@ use otrashi_scenarios::rng::stable_hash;
 
 pub use bench::bench_incident;
 
+/// Time between metric samples, ms (see `engine::SCRAPE_S` for why 10 s).
+pub const SCRAPE_INTERVAL_MS: u64 = engine::SCRAPE_S as u64 * 1000;
+
 /// 2026-01-01T00:00:00Z, the wall-clock anchor episodes are placed after.
 const EPOCH_2026_MS: i64 = 1_767_225_600_000;
 
