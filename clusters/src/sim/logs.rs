@@ -170,6 +170,21 @@ pub(crate) fn panic_trace(sim: &mut Sim<'_>, i: usize, t: u32) {
 }
 
 impl Sim<'_> {
+    /// Records a line written outside request handling (startup, crashes), dropping it
+    /// when it falls after the window (a restart scheduled past the end).
+    pub(crate) fn line(
+        &mut self,
+        t_ms: u64,
+        i: usize,
+        level: LogLevel,
+        tpl: &'static str,
+        args: Vec<String>,
+    ) {
+        if t_ms < u64::from(self.end_s) * 1000 {
+            self.out.log(t_ms, i, level, tpl, args);
+        }
+    }
+
     /// Records a line of service `i`, tied to a request traced through it this tick
     /// when there is one: error lines to a trace that failed there, others to any.
     fn emit(&mut self, t_ms: u64, i: usize, level: LogLevel, tpl: &'static str, args: Vec<String>) {

@@ -62,18 +62,18 @@ pub fn simulate(incident: &Incident) -> Telemetry {
     let services = sim.prof.iter().map(|p| p.name.clone()).collect();
     let metrics = std::mem::take(&mut sim.metrics.series);
     let out = std::mem::take(&mut sim.out);
-    let (log_templates, logs, operations, spans, events, deploys) = out.finish();
+    let out = out.finish();
     Telemetry {
         start_unix_ms: start_unix_ms(incident.seed),
         end_ms,
         services,
         metrics,
-        log_templates,
-        logs: logs.into_iter().filter(|l| l.t_ms < end_ms).collect(),
-        operations,
-        spans,
-        events: events.into_iter().filter(|e| e.t_ms < end_ms).collect(),
-        deploys,
+        log_templates: out.log_templates,
+        logs: out.logs.into_iter().filter(|l| l.t_ms < end_ms).collect(),
+        operations: out.operations,
+        spans: out.spans,
+        events: out.events.into_iter().filter(|e| e.t_ms < end_ms).collect(),
+        deploys: out.deploys,
         alert,
     }
 }
