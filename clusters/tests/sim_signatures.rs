@@ -895,3 +895,123 @@ fn crash_loops_and_oom_kills_stop_when_the_change_is_reverted() {
         );
     }
 }
+
+#[test]
+fn code_changes_are_written_in_the_services_language() {
+    use otrashi_scenarios::catalog::Level;
+    use otrashi_scenarios::model::{Runtime, ServiceKind};
+    let exts = [
+        (Runtime::Go, &[".go"][..]),
+        (Runtime::Java, &[".java", ".yml"][..]),
+        (Runtime::Python, &[".py"][..]),
+        (Runtime::Node, &[".js"][..]),
+        (Runtime::Rust, &[".rs"][..]),
+    ];
+    for (rt, allowed) in exts {
+        let mut topo = chain();
+        topo.services[1] = svc(
+            "orders",
+            ServiceKind::Api,
+            rt,
+            &["orders-cache", "orders-db"],
+            2,
+        );
+        topo.services.push(svc(
+            "orders-cache",
+            ServiceKind::Cache,
+            Runtime::Native,
+            &[],
+            1,
+        ));
+        for &kind in FaultKind::ALL.iter().filter(|k| k.level() == Level::Code) {
+            let inc = incident(
+                topo.clone(),
+                vec![fault(kind, "orders", Some(Via::Deploy), &[])],
+                1,
+            );
+            let t = simulate(&inc);
+            let d = &View::new(&t).deploys_of("orders")[0];
+            let first = d.diff.lines().next().unwrap();
+            assert!(
+                allowed.iter().any(|e| first.ends_with(e)),
+                "{kind} on {rt:?}: {first}"
+            );
+        }
+    }
+}
+
+#[test]
+fn services_outside_the_ground_truth_blast_radius_stay_healthy() {
+    use otrashi_scenarios::incident::GroundTruth;
+    for &kind in FaultKind::ALL {
+        let target = if kind == FaultKind::PanicCrash {
+            "payment"
+        } else {
+            "cart"
+        };
+        let inc = incident(shop(), vec![fault(kind, target, None, &[])], 13);
+        let truth = GroundTruth::derive(&inc);
+        let t = simulate(&inc);
+        let v = View::new(&t);
+        // A fault that loads the target's dependencies also slows the other users of
+        // those dependencies (and their callers); the ground truth does not list them.
+        let topo = shop();
+        let loaded: Vec<String> = if kind.def().propagation
+            == otrashi_scenarios::catalog::Propagation::UpstreamAndDownstream
+        {
+            let deps = &topo.service(target).unwrap().calls;
+            let mut users: Vec<String> = topo
+                .services
+                .iter()
+                .filter(|s| s.calls.iter().any(|c| deps.contains(c)))
+                .map(|s| s.name.clone())
+                .collect();
+            for u in users.clone() {
+                users.extend(topo.upstream_of(&u));
+            }
+            users
+        } else {
+            vec![]
+        };
+        for s in t
+            .services
+            .iter()
+            .filter(|s| !truth.affected.contains(s) && !loaded.contains(s))
+        {
+            let err = v.error_ratio(s, HOT.0, HOT.1);
+            assert!(
+                err < 0.01,
+                "{kind}: {s} (outside {:?}) error ratio {err}",
+                truth.affected
+            );
+            let (b, h) = (v.p99(s, BASE.0, BASE.1), v.p99(s, HOT.0, HOT.1));
+            assert!(
+                h.is_nan() || h < b * 1.5 + 0.005,
+                "{kind}: {s} p99 {b} -> {h}"
+            );
+        }
+    }
+}
+
+#[test]
+fn two_faults_show_both_signatures() {
+    let mut dns = fault(FaultKind::DnsFailure, "ads", None, &[]);
+    dns.id = "f2".into();
+    let inc = incident(
+        shop(),
+        vec![
+            fault(
+                FaultKind::MemoryLeak,
+                "cart",
+                None,
+                &[("rate_mb_per_min", 150.0)],
+            ),
+            dns,
+        ],
+        21,
+    );
+    let t = simulate(&inc);
+    let v = View::new(&t);
+    assert!(!v.events("cart", "OOMKilled").is_empty());
+    assert!(v.logs_contain("frontend", AT_S, END_S, "ENOTFOUND ads"));
+}

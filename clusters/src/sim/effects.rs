@@ -339,15 +339,21 @@ impl Sim<'_> {
             pod.started = start;
             if !surge {
                 pod.down_until = pod.down_until.max(start + boot);
-            } else if pod.down_until > start + boot {
-                // A pod waiting out a crash back-off is replaced by a fresh one.
-                pod.down_until = start + boot;
+            } else {
+                if pod.down_until > start + boot {
+                    // A pod waiting out a crash back-off is replaced by a fresh one.
+                    pod.down_until = start + boot;
+                }
             }
             pod.leak_mb = 0.0;
             pod.leaked_conns = 0.0;
             pod.exit_at = 0;
             pod.streak = 0;
             self.started_event(i, k, start);
+            if surge {
+                // Old pods keep serving, so no down-to-up transition logs the new start.
+                super::logs::startup(self, i, start + boot);
+            }
         }
         self.reset_process_counters(i, 1.0);
     }

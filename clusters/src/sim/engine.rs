@@ -244,7 +244,9 @@ impl<'a> Sim<'a> {
                 g.dns = m.dns_fail.clamp(0.0, 1.0);
             }
             self.gate[j] = g;
-            self.jit[j] = (1.0 + self.rng.jitter.normal(0.0, 0.04 * self.noise_scale)).max(0.5);
+            // A table draw: this runs for every service every tick.
+            let z = self.normals[self.rng.jitter.below(self.normals.len())];
+            self.jit[j] = (1.0 + 0.04 * self.noise_scale * z).max(0.5);
         }
     }
 

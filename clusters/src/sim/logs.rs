@@ -122,7 +122,7 @@ pub(crate) fn oom(sim: &mut Sim<'_>, i: usize, t: u32) {
             vec![format!("{:.1}", p.mem_mb * 0.95), format!("{:.1}", p.mem_mb * 0.94)],
         ),
         Runtime::Python => (
-            "Traceback (most recent call last):\n  File \"/app/{}/cache.py\", line 41, in remember\n    _CACHE[key] = value\nMemoryError",
+            "Traceback (most recent call last):\n  File \"/app/{}/cache.py\", line 41, in render_fragment\n    _FRAGMENTS[(key, ctx[\"request_id\"])] = html\nMemoryError",
             vec![package(&p.name)],
         ),
         Runtime::Rust => (
@@ -170,6 +170,21 @@ pub(crate) fn panic_trace(sim: &mut Sim<'_>, i: usize, t: u32) {
 }
 
 impl Sim<'_> {
+    /// Records a line written outside request handling (startup, crashes), dropping it
+    /// when it falls after the window (a restart scheduled past the end).
+    pub(crate) fn line(
+        &mut self,
+        t_ms: u64,
+        i: usize,
+        level: LogLevel,
+        tpl: &'static str,
+        args: Vec<String>,
+    ) {
+        if t_ms < u64::from(self.end_s) * 1000 {
+            self.out.log(t_ms, i, level, tpl, args);
+        }
+    }
+
     /// Records a line of service `i`, tied to a request traced through it this tick
     /// when there is one: error lines to a trace that failed there, others to any.
     fn emit(&mut self, t_ms: u64, i: usize, level: LogLevel, tpl: &'static str, args: Vec<String>) {

@@ -38,6 +38,9 @@ use otrashi_scenarios::rng::stable_hash;
 
 pub use bench::bench_incident;
 
+/// Time between metric samples, ms (see `engine::SCRAPE_S` for why 10 s).
+pub const SCRAPE_INTERVAL_MS: u64 = engine::SCRAPE_S as u64 * 1000;
+
 /// 2026-01-01T00:00:00Z, the wall-clock anchor episodes are placed after.
 const EPOCH_2026_MS: i64 = 1_767_225_600_000;
 
@@ -59,18 +62,18 @@ pub fn simulate(incident: &Incident) -> Telemetry {
     let services = sim.prof.iter().map(|p| p.name.clone()).collect();
     let metrics = std::mem::take(&mut sim.metrics.series);
     let out = std::mem::take(&mut sim.out);
-    let (log_templates, logs, operations, spans, events, deploys) = out.finish();
+    let out = out.finish();
     Telemetry {
         start_unix_ms: start_unix_ms(incident.seed),
         end_ms,
         services,
         metrics,
-        log_templates,
-        logs: logs.into_iter().filter(|l| l.t_ms < end_ms).collect(),
-        operations,
-        spans,
-        events: events.into_iter().filter(|e| e.t_ms < end_ms).collect(),
-        deploys,
+        log_templates: out.log_templates,
+        logs: out.logs.into_iter().filter(|l| l.t_ms < end_ms).collect(),
+        operations: out.operations,
+        spans: out.spans,
+        events: out.events.into_iter().filter(|e| e.t_ms < end_ms).collect(),
+        deploys: out.deploys,
         alert,
     }
 }

@@ -125,29 +125,30 @@ impl Out {
     }
 
     /// Hands the records over, sorted as the telemetry model promises.
-    #[allow(clippy::type_complexity)]
-    pub fn finish(
-        mut self,
-    ) -> (
-        Vec<LogTemplate>,
-        Vec<LogRecord>,
-        Vec<String>,
-        Vec<Span>,
-        Vec<Event>,
-        Vec<Deploy>,
-    ) {
-        // Stable sorts keep same-time records in the order they were written.
+    pub fn finish(mut self) -> Finished {
+        // Stable sorts keep same-time records in the order they were written; the
+        // inputs are nearly sorted already, which stable sorting detects cheaply.
         self.logs.sort_by_key(|l| l.t_ms);
         self.spans.sort_by_key(|s| (s.trace_id, s.start_us));
         self.events.sort_by_key(|e| e.t_ms);
         self.deploys.sort_by_key(|d| d.t_ms);
-        (
-            self.templates,
-            self.logs,
-            self.operations,
-            self.spans,
-            self.events,
-            self.deploys,
-        )
+        Finished {
+            log_templates: self.templates,
+            logs: self.logs,
+            operations: self.operations,
+            spans: self.spans,
+            events: self.events,
+            deploys: self.deploys,
+        }
     }
+}
+
+/// The records of every modality, ready for [`otrashi_gym::Telemetry`].
+pub(crate) struct Finished {
+    pub log_templates: Vec<LogTemplate>,
+    pub logs: Vec<LogRecord>,
+    pub operations: Vec<String>,
+    pub spans: Vec<Span>,
+    pub events: Vec<Event>,
+    pub deploys: Vec<Deploy>,
 }

@@ -1,7 +1,7 @@
 //! Pods and resources: CPU and throttling, memory and OOM kills, connection pools,
 //! disks and network, restarts with back-off.
 
-use otrashi_gym::telemetry::{EventType, LogLevel};
+use otrashi_gym::telemetry::EventType;
 use otrashi_scenarios::model::ServiceKind;
 
 use super::effects::mi;
@@ -390,20 +390,6 @@ impl Sim<'_> {
                 logs::panic_trace(self, i, t);
                 self.kill(i, k, t, Exit::Crashed, 10.0);
             }
-        }
-    }
-
-    /// Writes a runtime log line at `t` on service `i` (helper for modules).
-    pub(crate) fn line(
-        &mut self,
-        t_ms: u64,
-        i: usize,
-        level: LogLevel,
-        tpl: &'static str,
-        args: Vec<String>,
-    ) {
-        if t_ms < u64::from(self.end_s) * 1000 {
-            self.out.log(t_ms, i, level, tpl, args);
         }
     }
 }
