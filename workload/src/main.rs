@@ -1,0 +1,102 @@
+//! `otrashi-workload`: reads its service definition from the environment, applies the
+//! failpoints its "deploy" ships, and serves until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+
+use otrashi_workload::log::{Level, Logger};
+use otrashi_workload::{faults, serve, Config, Service};
+use serde_json::json;
+
+fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fatal(&Logger::new("workload"), &error_chain(&e)),
+    };
+    let logger = Logger::new(config.service.clone());
+    faults::install_panic_hook(logger.clone());
+    if let Ok(spec) = std::env::var("OTRASHI_FAILPOINTS") {
+        match faults::configure(&spec) {
+            Ok(applied) => {
+                for (name, actions) in applied {
+                    logger.log(
+                        Level::Info,
+                        "failpoint configured",
+                        None,
+                        json!({"failpoint": name, "actions": actions, "source": "OTRASHI_FAILPOINTS"}),
+                    );
+                }
+            }
+            Err(e) => return fatal(&logger, &format!("OTRASHI_FAILPOINTS: {e}")),
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fatal(&logger, &format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(run(config, logger))
+}
+
+async fn run(config: Config, logger: Logger) -> ExitCode {
+    let listen = config.listen;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => return fatal(&logger, &format!("cannot listen on {listen}: {e}")),
+    };
+    let kind = config.kind.as_str();
+    let downstreams: Vec<String> = config.downstreams.iter().map(|d| d.name.clone()).collect();
+    let svc = match Service::new(config) {
+        Ok(s) => s,
+        Err(e) => return fatal(&logger, &error_chain(&e)),
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    logger.log(
+        Level::Info,
+        &format!("listening on {addr}"),
+        None,
+        json!({"kind": kind, "downstreams": downstreams, "version": env!("CARGO_PKG_VERSION")}),
+    );
+    match serve(svc, listener, shutdown_signal()).await {
+        Ok(()) => {
+            logger.log(Level::Info, "shut down", None, json!({}));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fatal(&logger, &format!("server failed: {e}")),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+fn fatal(logger: &Logger, msg: &str) -> ExitCode {
+    logger.log(Level::Fatal, msg, None, json!({}));
+    ExitCode::from(2)
+}
