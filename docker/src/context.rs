@@ -23,7 +23,6 @@ pub struct BuildContext {
     entries: BTreeMap<String, Entry>,
     env: Vec<(String, String)>,
     user: Option<String>,
-    expose: Vec<u16>,
     entrypoint: Vec<String>,
 }
 
@@ -73,8 +72,8 @@ impl BuildContext {
     }
 
     /// Adds the binary at `image_path` plus every shared library `ldd` lists for it, at
-    /// their host paths, and points `LD_LIBRARY_PATH` at their directories (a scratch
-    /// image has no `ld.so.cache`).
+    /// their host paths. A scratch image has no `ld.so.cache`, so libraries outside the
+    /// loader's built-in search path are found through `LD_LIBRARY_PATH`.
     pub fn add_dynamic_binary(&mut self, host: &Path, image_path: &str) -> Result<&mut Self> {
         self.add_host_file(host, image_path)?;
         let mut dirs: Vec<String> = Vec::new();
@@ -82,7 +81,7 @@ impl BuildContext {
             let path = lib.to_string_lossy().into_owned();
             self.add_host_file(&lib, &path)?;
             if let Some(dir) = lib.parent().map(|d| d.to_string_lossy().into_owned()) {
-                if !dirs.contains(&dir) {
+                if !LOADER_SEARCH_PATH.contains(&dir.as_str()) && !dirs.contains(&dir) {
                     dirs.push(dir);
                 }
             }
@@ -106,12 +105,6 @@ impl BuildContext {
         self
     }
 
-    /// Documents a TCP port the process listens on.
-    pub fn expose(&mut self, port: u16) -> &mut Self {
-        self.expose.push(port);
-        self
-    }
-
     /// The command the container runs.
     pub fn entrypoint(&mut self, argv: &[&str]) -> &mut Self {
         self.entrypoint = argv.iter().map(|s| (*s).to_owned()).collect();
@@ -128,18 +121,20 @@ impl BuildContext {
 
     /// The Dockerfile.
     pub fn dockerfile(&self) -> String {
+        // The classic builder commits an intermediate container for every metadata
+        // instruction (about a second each), so they are as few as possible: one ENV
+        // for all variables, no EXPOSE (ports are published at container creation).
         let mut df = String::from("FROM scratch\nCOPY rootfs/ /\n");
-        for (k, v) in &self.env {
-            df.push_str(&format!(
-                "ENV {k}={}\n",
-                serde_json::Value::from(v.as_str())
-            ));
+        if !self.env.is_empty() {
+            let pairs: Vec<String> = self
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", serde_json::Value::from(v.as_str())))
+                .collect();
+            df.push_str(&format!("ENV {}\n", pairs.join(" ")));
         }
         if let Some(user) = &self.user {
             df.push_str(&format!("USER {user}\n"));
-        }
-        for port in &self.expose {
-            df.push_str(&format!("EXPOSE {port}\n"));
         }
         if !self.entrypoint.is_empty() {
             let argv = serde_json::Value::from(self.entrypoint.clone());
@@ -196,6 +191,19 @@ impl BuildContext {
     }
 }
 
+/// Directories glibc's loader searches without a cache on Debian, Ubuntu and Fedora
+/// (`ld.so --help`); `/lib64` holds only the loader itself on Debian.
+const LOADER_SEARCH_PATH: &[&str] = &[
+    "/lib",
+    "/usr/lib",
+    "/lib64",
+    "/usr/lib64",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+];
+
 fn normalize(image_path: &str) -> String {
     image_path.trim_start_matches('/').to_owned()
 }
@@ -209,8 +217,8 @@ mod tests {
         cx.add_bytes("/etc/passwd", "root:x:0:0::/:/\n", 0o644)
             .add_dir("/data", 0o1777)
             .env("A", "b c")
+            .env("B", "1")
             .user("65534:65534")
-            .expose(8080)
             .entrypoint(&["/bin/app", "--flag"]);
         cx
     }
@@ -219,7 +227,7 @@ mod tests {
     fn dockerfile_is_from_scratch_with_exec_form_entrypoint() {
         let df = sample().dockerfile();
         assert!(df.starts_with("FROM scratch\nCOPY rootfs/ /\n"), "{df}");
-        assert!(df.contains("ENV A=\"b c\"\n"));
+        assert!(df.contains("ENV A=\"b c\" B=\"1\"\n"), "{df}");
         assert!(df.contains("USER 65534:65534\n"));
         assert!(df.contains("ENTRYPOINT [\"/bin/app\",\"--flag\"]\n"));
     }
@@ -257,6 +265,9 @@ mod tests {
                 .any(|p| p.to_string_lossy().contains("ld-linux")),
             "{paths:?}"
         );
-        assert!(cx.dockerfile().contains("LD_LIBRARY_PATH="));
+        assert!(
+            !cx.dockerfile().contains("LD_LIBRARY_PATH="),
+            "system libraries need no search path"
+        );
     }
 }

@@ -35,16 +35,15 @@ pub struct BuiltImage {
 }
 
 /// The context of a workload image: the binary at `/usr/local/bin/otrashi-workload`,
-/// its libraries, an `/etc/passwd` for the `nobody` user it runs as.
+/// its libraries, an `/etc/passwd` for the `nobody` user it runs as. It listens on
+/// [`WORKLOAD_PORT`], the workload's default.
 pub fn workload_context(binary: &Path) -> Result<BuildContext> {
     let mut cx = BuildContext::new();
     cx.add_dynamic_binary(binary, "/usr/local/bin/otrashi-workload")?
         .add_bytes("/etc/passwd", PASSWD, 0o644)
         .add_bytes("/etc/group", GROUP, 0o644)
         .add_dir("/tmp", 0o1777)
-        .env("OTRASHI_LISTEN", &format!("0.0.0.0:{WORKLOAD_PORT}"))
         .user("65534:65534")
-        .expose(WORKLOAD_PORT)
         .entrypoint(&["/usr/local/bin/otrashi-workload"]);
     Ok(cx)
 }
@@ -62,7 +61,6 @@ pub fn redis_context(redis_server: &Path) -> Result<BuildContext> {
         .add_dir("/data", 0o1777)
         .add_dir("/tmp", 0o1777)
         .user("65534:65534")
-        .expose(REDIS_PORT)
         .entrypoint(&[
             "/usr/bin/redis-server",
             "--bind",
