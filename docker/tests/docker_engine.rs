@@ -100,6 +100,48 @@ async fn docker_two_workloads_call_each_other_on_a_bridge_network() {
     );
     assert!(metrics.contains("process_resident_memory_bytes"));
 
+    // A failpoint shipped with the "deploy" (an environment variable) fails the callee,
+    // and the error propagates to its caller across the network.
+    let payments = run_container(
+        &engine,
+        &ep,
+        &ContainerSpec {
+            name: format!("otrashi-{ep}-payments"),
+            image: cold.tag.clone(),
+            env: vec![
+                "OTRASHI_SERVICE=payments".to_owned(),
+                "OTRASHI_FAILPOINTS=handler_error=100%return".to_owned(),
+            ],
+            network: Some((net.clone(), "payments".to_owned())),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let checkout = run_container(
+        &engine,
+        &ep,
+        &ContainerSpec {
+            name: format!("otrashi-{ep}-checkout"),
+            image: cold.tag.clone(),
+            env: vec![
+                "OTRASHI_SERVICE=checkout".to_owned(),
+                format!("OTRASHI_DOWNSTREAMS=payments=http://payments:{WORKLOAD_PORT}"),
+            ],
+            network: Some((net.clone(), "checkout".to_owned())),
+            publish: Some(WORKLOAD_PORT),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let checkout_port = checkout.host_port.expect("published port");
+    wait_healthy(checkout_port, Duration::from_secs(10)).await;
+    let (status, body) = http_get(checkout_port, "/").await.unwrap();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("upstream payments returned 500"), "{body}");
+    assert!(payments.pid.is_some());
+
     // What the next session's fault injection relies on: the host's tc inside the
     // container's network namespace. Reported, not asserted: it needs root.
     if let Some(pid) = caller.pid {
@@ -121,7 +163,7 @@ async fn docker_two_workloads_call_each_other_on_a_bridge_network() {
     let swept = sweep(&engine, &SweepFilter::Episode(ep.clone()))
         .await
         .unwrap();
-    assert_eq!(swept.containers.len(), 2, "{swept:?}");
+    assert_eq!(swept.containers.len(), 4, "{swept:?}");
     assert_eq!(swept.networks, [net]);
     let again = sweep(&engine, &SweepFilter::Episode(ep)).await.unwrap();
     assert!(

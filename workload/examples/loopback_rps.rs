@@ -29,7 +29,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 access_log: false,
                 ..Config::default()
             })?;
-            tokio::spawn(otrashi_workload::serve(svc, listener, std::future::pending()));
+            tokio::spawn(otrashi_workload::serve(
+                svc,
+                listener,
+                std::future::pending(),
+            ));
             addr
         }
     };
@@ -57,7 +61,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     Ok(())
 }
 
-async fn drive(addr: SocketAddr, n: usize) -> Result<Vec<Duration>, Box<dyn std::error::Error + Send + Sync>> {
+async fn drive(
+    addr: SocketAddr,
+    n: usize,
+) -> Result<Vec<Duration>, Box<dyn std::error::Error + Send + Sync>> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
