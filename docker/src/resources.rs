@@ -1,4 +1,4 @@
-//! Networks and containers of an episode, all labelled so [`crate::sweep`] can find them.
+//! Networks and containers of an episode, all labelled so [`crate::sweep()`] can find them.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
