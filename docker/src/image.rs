@@ -172,34 +172,32 @@ pub async fn build_redis_image(engine: &Engine, progress: impl FnMut(&str)) -> R
     build(engine, REDIS_REPO, &context, progress).await
 }
 
-/// Removes every image labelled `otrashi=true` (for tests' cleanup; images are
-/// otherwise kept as a cache). Returns the tags removed.
-pub async fn remove_images(engine: &Engine) -> Result<Vec<String>> {
+/// Removes the images labelled `otrashi=true`, all of them or those of one repository
+/// (`otrashi/workload`), for tests' cleanup: images are otherwise kept as a build cache.
+/// Returns the tags removed.
+pub async fn remove_images(engine: &Engine, repo: Option<&str>) -> Result<Vec<String>> {
+    let mut filters = labels::filters(None);
+    if let Some(repo) = repo {
+        filters.insert("reference".to_owned(), vec![repo.to_owned()]);
+    }
     let images = engine
         .docker()
         .list_images(Some(ListImagesOptions {
-            filters: Some(labels::filters(None)),
+            filters: Some(filters),
             ..Default::default()
         }))
         .await
         .map_err(api("list_images"))?;
     let mut removed = Vec::new();
     for image in images {
-        let options = RemoveImageOptions {
-            force: true,
-            ..Default::default()
-        };
-        engine
-            .docker()
-            .remove_image(&image.id, Some(options), None)
-            .await
-            .map_err(api(format!("remove_image {}", image.id)))?;
+        remove_image(engine, &image.id).await?;
         removed.extend(image.repo_tags);
     }
     Ok(removed)
 }
 
-/// Removes one image by tag; a missing image is not an error.
+/// Removes one image by tag or id (untagging it if a container still uses it); a
+/// missing image is not an error.
 pub async fn remove_image(engine: &Engine, tag: &str) -> Result<()> {
     let options = RemoveImageOptions {
         force: true,

@@ -269,3 +269,25 @@ async fn probe_namespace_tools(report: &mut HostReport) {
         .findings
         .push(finding("iptables_reject", reject, REJECT));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_lists_each_finding_with_its_explanation() {
+        let report = HostReport {
+            findings: vec![
+                ok("tc_tbf", "works".to_owned(), TBF),
+                miss("netem", "Specified qdisc kind is unknown.".to_owned(), NETEM),
+            ],
+        };
+        assert!(report.available("tc_tbf"));
+        assert!(!report.available("netem"));
+        assert!(!report.available("nonexistent"));
+        let text = report.to_string();
+        assert!(text.contains("ok   tc_tbf"), "{text}");
+        assert!(text.contains("MISS netem"), "{text}");
+        assert!(text.contains("userspace proxy"), "{text}");
+    }
+}

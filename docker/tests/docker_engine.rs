@@ -30,7 +30,7 @@ async fn docker_two_workloads_call_each_other_on_a_bridge_network() {
     let cold = build_workload_image(&engine, &binary, |_| lines += 1)
         .await
         .unwrap();
-    cleanup.image(&cold.tag);
+    cleanup.repo(otrashi_docker::image::WORKLOAD_REPO);
     assert!(cold.tag.starts_with("otrashi/workload:"));
     let warm = build_workload_image(&engine, &binary, |_| {})
         .await
@@ -186,7 +186,7 @@ async fn docker_redis_image_from_host_packages_answers_ping() {
     let cleanup = Cleanup::new("docker-redis");
     let ep = cleanup.episode.clone();
     let built = build_redis_image(&engine, |_| {}).await.unwrap();
-    cleanup.image(&built.tag);
+    cleanup.repo(otrashi_docker::image::REDIS_REPO);
     eprintln!(
         "redis image {}: build {:.2?} (cached: {})",
         built.tag, built.elapsed, built.cached

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use otrashi_docker::{remove_image, sweep, Engine, SweepFilter};
+use otrashi_docker::{remove_images, sweep, Engine, SweepFilter};
 
 /// The engine, or `None` (after saying so) when none answers. Under `CI=true` a missing
 /// engine fails the test: CI is supposed to have one.
@@ -52,30 +52,31 @@ pub fn workload_binary() -> PathBuf {
         .expect("cargo reported no otrashi-workload executable")
 }
 
-/// Sweeps the episode's containers and networks and removes the images registered with
-/// [`Cleanup::image`] when dropped, panicking test or not.
+/// Sweeps the episode's containers and networks and removes the image repositories
+/// registered with [`Cleanup::repo`] when dropped, panicking test or not. Each test
+/// builds its own repository, so parallel tests never remove each other's images.
 pub struct Cleanup {
     pub episode: String,
-    images: Mutex<Vec<String>>,
+    repos: Mutex<Vec<String>>,
 }
 
 impl Cleanup {
     pub fn new(test: &str) -> Cleanup {
         Cleanup {
             episode: format!("{test}-{}", std::process::id()),
-            images: Mutex::new(Vec::new()),
+            repos: Mutex::new(Vec::new()),
         }
     }
 
-    pub fn image(&self, tag: &str) {
-        self.images.lock().unwrap().push(tag.to_owned());
+    pub fn repo(&self, repo: &str) {
+        self.repos.lock().unwrap().push(repo.to_owned());
     }
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let episode = self.episode.clone();
-        let images = std::mem::take(&mut *self.images.lock().unwrap_or_else(|p| p.into_inner()));
+        let repos = std::mem::take(&mut *self.repos.lock().unwrap_or_else(|p| p.into_inner()));
         // Drop cannot await, and may run inside the test's runtime: clean up from a
         // thread with its own runtime.
         let done = std::thread::spawn(move || {
@@ -90,9 +91,9 @@ impl Drop for Cleanup {
                 if let Err(e) = sweep(&engine, &SweepFilter::Episode(episode.clone())).await {
                     eprintln!("cleanup of {episode} failed: {e}");
                 }
-                for tag in images {
-                    if let Err(e) = remove_image(&engine, &tag).await {
-                        eprintln!("removing {tag} failed: {e}");
+                for repo in repos {
+                    if let Err(e) = remove_images(&engine, Some(&repo)).await {
+                        eprintln!("removing images of {repo} failed: {e}");
                     }
                 }
             });
