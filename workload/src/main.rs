@@ -7,7 +7,37 @@ use otrashi_workload::log::{Level, Logger};
 use otrashi_workload::{faults, serve, Config, Service};
 use serde_json::json;
 
+const USAGE: &str = "\
+otrashi-workload: one service of an otrashi topology. Configured by environment:
+  OTRASHI_CONFIG                 inline JSON config, or the path of a JSON file
+  OTRASHI_SERVICE, OTRASHI_KIND  name; web|api|worker|cache|database|queue
+  OTRASHI_LISTEN / OTRASHI_PORT  listen address (default 0.0.0.0:8080) / port only
+  OTRASHI_DOWNSTREAMS            name[:kind]=http://host:port,... called in order by GET /
+  OTRASHI_CPU_MS, OTRASHI_MEMORY_KB_PER_REQUEST, OTRASHI_LATENCY_MS
+  OTRASHI_POOL_SIZE, OTRASHI_CALL_TIMEOUT_MS, OTRASHI_RETRIES, OTRASHI_CACHE_HIT_PCT
+  OTRASHI_ACCESS_LOG             true|false
+  OTRASHI_ADMIN_TOKEN            enables POST /admin/failpoints (Bearer token)
+  OTRASHI_FAILPOINTS             name=actions;... e.g. handler_error=30%return
+Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
+";
+
 fn main() -> ExitCode {
+    if let Some(arg) = std::env::args().nth(1) {
+        return match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                ExitCode::SUCCESS
+            }
+            "-V" | "--version" => {
+                println!("otrashi-workload {}", env!("CARGO_PKG_VERSION"));
+                ExitCode::SUCCESS
+            }
+            other => {
+                eprint!("unexpected argument {other:?}; configuration comes from the environment\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => return fatal(&Logger::new("workload"), &error_chain(&e)),
