@@ -279,7 +279,11 @@ mod tests {
         let report = HostReport {
             findings: vec![
                 ok("tc_tbf", "works".to_owned(), TBF),
-                miss("netem", "Specified qdisc kind is unknown.".to_owned(), NETEM),
+                miss(
+                    "netem",
+                    "Specified qdisc kind is unknown.".to_owned(),
+                    NETEM,
+                ),
             ],
         };
         assert!(report.available("tc_tbf"));

@@ -24,18 +24,15 @@ pub async fn engine_or_skip(test: &str) -> Option<Engine> {
     }
 }
 
-/// Builds `otrashi-workload` with the cargo running the tests and returns its path.
+/// The `otrashi-workload` binary, built by the cargo running the tests. The command
+/// selects what `cargo test --workspace` / `cargo nextest run --workspace` select, so
+/// features unify the same way and, in CI, the build is already fresh: nothing is
+/// compiled twice. (Run alone, `cargo test -p otrashi-docker` builds the workspace's
+/// tests once.)
 pub fn workload_binary() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "otrashi-workload",
-            "--bin",
-            "otrashi-workload",
-            "--message-format=json",
-        ])
+        .args(["build", "--workspace", "--tests", "--message-format=json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
@@ -47,7 +44,7 @@ pub fn workload_binary() -> PathBuf {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["target"]["name"] == "otrashi-workload")
+        .filter(|v| v["target"]["name"] == "otrashi-workload" && v["profile"]["test"] == false)
         .find_map(|v| v["executable"].as_str().map(PathBuf::from))
         .expect("cargo reported no otrashi-workload executable")
 }
