@@ -134,6 +134,17 @@ pub fn fires_with(name: &str, default: u64) -> Option<u64> {
     fires(name).map(|arg| arg.and_then(|a| a.trim().parse().ok()).unwrap_or(default))
 }
 
+/// A short id for a failpoint set, logged as the running "build" so a change shows up
+/// in the logs the way a deploy does, without naming the failpoints. FNV-1a, 32 bits.
+pub fn build_id(spec: &str) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in spec.trim().bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
+}
+
 static LEAKED: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
 /// The `leak_memory` bug: keeps `bytes` (touched, so they count in RSS) forever.
@@ -216,6 +227,13 @@ mod tests {
         set(LEAK_MEMORY, "").unwrap();
         assert!(fires(HANDLER_SLOW).is_none());
         assert!(active().is_empty());
+    }
+
+    #[test]
+    fn build_ids_differ_per_failpoint_set() {
+        assert_eq!(build_id(""), build_id("  "));
+        assert_ne!(build_id(""), build_id("handler_error=return"));
+        assert_eq!(build_id("hot_loop=return(5)").len(), 8);
     }
 
     #[test]

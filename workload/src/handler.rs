@@ -62,14 +62,18 @@ pub async fn root(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Respon
 async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (StatusCode, Value) {
     let tid = Some(trace.trace_id.as_str());
     if faults::fires(faults::PANIC).is_some() {
-        panic!("index out of bounds: the len is 0 but the index is 0 (injected panic in handle)");
+        // The message a real bug would print; nothing in the logs may say "injected".
+        panic!("called `Option::unwrap()` on a `None` value");
     }
     if faults::fires(faults::HANDLER_ERROR).is_some() {
         svc.logger.log(
             Level::Error,
-            "Unhandled Exception in GET /: InjectedError: request handler failed",
+            "Unhandled Exception in GET /: NullReferenceError: cannot read field 'sku' of null",
             tid,
-            json!({"exception": "InjectedError", "stack": ["handler::handle", "handler::root"]}),
+            json!({
+                "exception": "NullReferenceError",
+                "stack": ["pricing::apply_discount", "handler::handle", "handler::root"],
+            }),
         );
         return (
             StatusCode::INTERNAL_SERVER_ERROR,

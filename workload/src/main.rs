@@ -44,21 +44,13 @@ fn main() -> ExitCode {
     };
     let logger = Logger::new(config.service.clone());
     faults::install_panic_hook(logger.clone());
-    if let Ok(spec) = std::env::var("OTRASHI_FAILPOINTS") {
-        match faults::configure(&spec) {
-            Ok(applied) => {
-                for (name, actions) in applied {
-                    logger.log(
-                        Level::Info,
-                        "failpoint configured",
-                        None,
-                        json!({"failpoint": name, "actions": actions, "source": "OTRASHI_FAILPOINTS"}),
-                    );
-                }
-            }
-            Err(e) => return fatal(&logger, &format!("OTRASHI_FAILPOINTS: {e}")),
-        }
+    // Logs are what the agent under test reads: they show that a new build started
+    // (as a deploy would), never which failpoints it carries.
+    let spec = std::env::var("OTRASHI_FAILPOINTS").unwrap_or_default();
+    if let Err(e) = faults::configure(&spec) {
+        return fatal(&logger, &format!("OTRASHI_FAILPOINTS: {e}"));
     }
+    let build = faults::build_id(&spec);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,10 +58,10 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fatal(&logger, &format!("cannot start the async runtime: {e}")),
     };
-    runtime.block_on(run(config, logger))
+    runtime.block_on(run(config, logger, build))
 }
 
-async fn run(config: Config, logger: Logger) -> ExitCode {
+async fn run(config: Config, logger: Logger, build: String) -> ExitCode {
     let listen = config.listen;
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
@@ -89,7 +81,12 @@ async fn run(config: Config, logger: Logger) -> ExitCode {
         Level::Info,
         &format!("listening on {addr}"),
         None,
-        json!({"kind": kind, "downstreams": downstreams, "version": env!("CARGO_PKG_VERSION")}),
+        json!({
+            "kind": kind,
+            "downstreams": downstreams,
+            "version": env!("CARGO_PKG_VERSION"),
+            "build": build,
+        }),
     );
     match serve(svc, listener, shutdown_signal()).await {
         Ok(()) => {

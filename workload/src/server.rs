@@ -117,11 +117,16 @@ async fn set_failpoint(
     }
     match faults::set(&update.name, &update.actions) {
         Ok(()) => {
+            // Like a config push: visible as a change, silent about what changed.
+            let state: Vec<String> = faults::active()
+                .into_iter()
+                .map(|(name, actions)| format!("{name}={actions}"))
+                .collect();
             svc.logger.log(
                 Level::Info,
-                "failpoint configured",
+                "runtime configuration reloaded",
                 None,
-                json!({"failpoint": update.name, "actions": update.actions}),
+                json!({"build": faults::build_id(&state.join(";"))}),
             );
             Json(json!({"name": update.name, "actions": update.actions})).into_response()
         }
