@@ -102,6 +102,11 @@ async fn a_500_from_the_callee_propagates_to_the_caller() {
     );
     let lines = callee.lines.lock().unwrap().join("\n");
     assert!(lines.contains("Unhandled Exception"), "{lines}");
+    assert!(lines.contains("\"build\":\""), "start-up names the build: {lines}");
+    assert!(
+        !lines.contains("handler_error"),
+        "logs are the agent's evidence and must not name the failpoint: {lines}"
+    );
 }
 
 #[tokio::test]
