@@ -89,19 +89,40 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// One line of build output, with the Dockerfile step it belongs to when the engine
+/// says (`Step 3/5 : USER 65534:65534`), so a progress bar can show `3 of 5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildProgress<'a> {
+    /// The output line, trimmed.
+    pub line: &'a str,
+    /// `(step, of)` from the latest `Step N/M` line.
+    pub step: Option<(u32, u32)>,
+}
+
+/// Parses the classic builder's `Step N/M : INSTRUCTION` lines.
+fn parse_step(line: &str) -> Option<(u32, u32)> {
+    let rest = line.strip_prefix("Step ")?;
+    let (n, rest) = rest.split_once('/')?;
+    let m = rest.split_whitespace().next()?;
+    Some((n.parse().ok()?, m.parse().ok()?))
+}
+
 /// Builds `context` as `repo:<content hash>` unless that tag exists. Every line of the
 /// engine's build output goes to `progress` (for a progress bar or a log).
 pub async fn build(
     engine: &Engine,
     repo: &str,
     context: &BuildContext,
-    mut progress: impl FnMut(&str),
+    mut progress: impl FnMut(BuildProgress<'_>),
 ) -> Result<BuiltImage> {
     let start = Instant::now();
     let tar = context.to_tar()?;
     let tag = format!("{repo}:{}", BuildContext::content_hash(&tar));
     if engine.docker().inspect_image(&tag).await.is_ok() {
-        progress(&format!("{tag} exists, not rebuilding"));
+        progress(BuildProgress {
+            line: &format!("{tag} exists, not rebuilding"),
+            step: None,
+        });
         return Ok(BuiltImage {
             tag,
             cached: true,
@@ -121,6 +142,7 @@ pub async fn build(
             .docker()
             .build_image(options, None, Some(bollard::body_full(tar.into())));
     let mut last = String::new();
+    let mut step = None;
     while let Some(item) = stream.next().await {
         let info = item.map_err(api(format!("build_image {tag}")))?;
         if let Some(detail) = info.error_detail {
@@ -132,7 +154,8 @@ pub async fn build(
         for text in [info.stream, info.status].into_iter().flatten() {
             let line = text.trim();
             if !line.is_empty() {
-                progress(line);
+                step = parse_step(line).or(step);
+                progress(BuildProgress { line, step });
                 last = line.to_owned();
             }
         }
@@ -155,7 +178,7 @@ pub async fn build(
 pub async fn build_workload_image(
     engine: &Engine,
     binary: &Path,
-    progress: impl FnMut(&str),
+    progress: impl FnMut(BuildProgress<'_>),
 ) -> Result<BuiltImage> {
     let binary = binary.to_owned();
     let context = run_blocking(move || workload_context(&binary)).await?;
@@ -163,7 +186,10 @@ pub async fn build_workload_image(
 }
 
 /// Builds (or finds) the Redis image from this host's `redis-server`.
-pub async fn build_redis_image(engine: &Engine, progress: impl FnMut(&str)) -> Result<BuiltImage> {
+pub async fn build_redis_image(
+    engine: &Engine,
+    progress: impl FnMut(BuildProgress<'_>),
+) -> Result<BuiltImage> {
     let server = find_program("redis-server").ok_or_else(|| Error::NotInstalled {
         program: "redis-server".to_owned(),
         hint: "install it with `apt-get install -y redis-server`".to_owned(),
@@ -217,4 +243,27 @@ async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(Error::Task)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_lines_are_parsed() {
+        assert_eq!(parse_step("Step 3/5 : USER 65534:65534"), Some((3, 5)));
+        assert_eq!(parse_step("Step 1/4 : FROM scratch"), Some((1, 4)));
+        assert_eq!(parse_step(" ---> Running in 9dd38df2c25f"), None);
+        assert_eq!(parse_step("Step x/5"), None);
+    }
+
+    #[test]
+    fn workload_image_runs_unprivileged_from_scratch() {
+        let cx = workload_context(Path::new("/bin/sh")).unwrap();
+        let df = cx.dockerfile();
+        assert!(df.starts_with("FROM scratch\n"), "{df}");
+        assert!(df.contains("USER 65534:65534\n"));
+        assert!(df.contains("ENTRYPOINT [\"/usr/local/bin/otrashi-workload\"]"));
+        assert!(cx.paths().contains(&PathBuf::from("/etc/passwd")));
+    }
 }

@@ -27,11 +27,19 @@ async fn docker_two_workloads_call_each_other_on_a_bridge_network() {
         .unwrap();
 
     let mut lines = 0;
-    let cold = build_workload_image(&engine, &binary, |_| lines += 1)
-        .await
-        .unwrap();
+    let mut last_step = None;
+    let cold = build_workload_image(&engine, &binary, |p| {
+        lines += 1;
+        last_step = p.step;
+    })
+    .await
+    .unwrap();
     cleanup.repo(otrashi_docker::image::WORKLOAD_REPO);
     assert!(cold.tag.starts_with("otrashi/workload:"));
+    if !cold.cached {
+        let (step, of) = last_step.expect("the classic builder reports steps");
+        assert_eq!(step, of, "the build ran to its last step");
+    }
     let warm = build_workload_image(&engine, &binary, |_| {})
         .await
         .unwrap();
