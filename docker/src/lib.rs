@@ -22,7 +22,8 @@ pub use context::BuildContext;
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use image::{
-    build, build_redis_image, build_workload_image, remove_image, remove_images, BuiltImage,
+    build, build_redis_image, build_workload_image, remove_image, remove_images, BuildProgress,
+    BuiltImage,
 };
 pub use probe::{probe, Finding, HostReport};
 pub use resources::{
