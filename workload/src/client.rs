@@ -53,6 +53,7 @@ impl CallError {
     pub fn outcome(&self) -> &'static str {
         match self {
             CallError::Pool(PoolError::AcquireTimeout { .. }) => "pool_timeout",
+            CallError::Pool(PoolError::ConnectTimeout { .. }) => "timeout",
             CallError::Pool(_) | CallError::Transport { .. } => "connect_error",
             CallError::Timeout { .. } => "timeout",
             CallError::Status { .. } => "error",
@@ -155,7 +156,7 @@ async fn attempt_once(
     policy: RetryPolicy,
 ) -> Result<(u16, Bytes), CallError> {
     let deadline = Instant::now() + policy.timeout;
-    let mut conn = pool.acquire(policy.timeout).await?;
+    let mut conn = pool.acquire(deadline).await?;
     let exchange = async {
         let sender = conn.sender().ok_or_else(|| CallError::Transport {
             peer: peer.to_owned(),

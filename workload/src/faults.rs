@@ -17,7 +17,7 @@
 //! Use fail's `return` action (with a probability, e.g. `30%return`); its `sleep`/`delay`
 //! actions block a runtime thread and are not what the fault kinds mean.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -155,16 +155,39 @@ pub fn leak_memory(bytes: usize) -> usize {
     leaked.iter().map(Vec::len).sum()
 }
 
-/// Spins on the current thread for `d`, as CPU-bound code does.
+/// Does `d` worth of CPU work on the current thread, as CPU-bound code does: a fixed
+/// amount of work (calibrated once), not a fixed wall time, so that when CPU is scarce
+/// (saturation, a cgroup quota) the request takes longer, as real code would.
 pub fn burn_cpu(d: Duration) {
-    let start = Instant::now();
+    let iterations = (iterations_per_ms() as f64 * d.as_secs_f64() * 1000.0) as u64;
+    spin(iterations);
+}
+
+fn spin(iterations: u64) {
     let mut x: u64 = 0x9E37_79B9;
-    while start.elapsed() < d {
-        for _ in 0..1000 {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        }
-        std::hint::black_box(x);
+    for _ in 0..iterations {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
     }
+}
+
+/// The spin loop's speed, measured once: the best of a few 2 ms rounds, since a round
+/// that lost the CPU to another process would underestimate it.
+fn iterations_per_ms() -> u64 {
+    static RATE: OnceLock<u64> = OnceLock::new();
+    *RATE.get_or_init(|| {
+        let mut best = 1;
+        for _ in 0..8 {
+            let start = Instant::now();
+            let mut n = 0u64;
+            while start.elapsed() < Duration::from_millis(2) {
+                spin(10_000);
+                n += 10_000;
+            }
+            let micros = start.elapsed().as_micros().max(1) as u64;
+            best = best.max(n * 1000 / micros);
+        }
+        best
+    })
 }
 
 /// Makes any panic log a `panicked at` line and end the process with exit code 101
@@ -243,9 +266,16 @@ mod tests {
     }
 
     #[test]
-    fn burn_cpu_takes_the_time() {
+    fn burn_cpu_does_an_amount_of_work_proportional_to_the_time() {
+        let rate = iterations_per_ms();
+        assert!(rate > 1000, "{rate} iterations per ms");
         let start = Instant::now();
         burn_cpu(Duration::from_millis(20));
-        assert!(start.elapsed() >= Duration::from_millis(20));
+        // Calibration takes the fastest round, so the work takes at least about as long.
+        assert!(
+            start.elapsed() >= Duration::from_millis(10),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! callers wait and fail with `timeout acquiring connection`.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -34,6 +34,12 @@ pub enum PoolError {
         /// The resolver's error.
         #[source]
         source: std::io::Error,
+    },
+    /// Name lookup and TCP connect did not finish by the deadline.
+    #[error("dial tcp {authority}: connect timeout")]
+    ConnectTimeout {
+        /// `host:port`.
+        authority: String,
     },
     /// TCP connect failed (refused, unreachable).
     #[error("dial tcp {authority}: {source}")]
@@ -99,13 +105,15 @@ impl Pool {
         self.size - self.slots.available_permits()
     }
 
-    /// Waits up to `wait` for a slot, then reuses an idle connection or dials one.
-    pub async fn acquire(self: &Arc<Self>, wait: Duration) -> Result<Conn, PoolError> {
+    /// Waits until `deadline` for a slot, then reuses an idle connection or dials one,
+    /// also by `deadline` (a partitioned peer makes connects hang, not fail).
+    pub async fn acquire(self: &Arc<Self>, deadline: Instant) -> Result<Conn, PoolError> {
         let timed_out = || PoolError::AcquireTimeout {
             peer: self.peer.clone(),
             size: self.size,
         };
-        let permit = match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
+        let slot = self.slots.clone().acquire_owned();
+        let permit = match tokio::time::timeout_at(deadline.into(), slot).await {
             Ok(Ok(permit)) => permit,
             // The semaphore is never closed; treat it like exhaustion if it ever is.
             Ok(Err(_)) | Err(_) => return Err(timed_out()),
@@ -130,7 +138,14 @@ impl Pool {
         };
         conn.sender = Some(match reused {
             Some(s) => s,
-            None => self.dial().await?,
+            None => match tokio::time::timeout_at(deadline.into(), self.dial()).await {
+                Ok(dialled) => dialled?,
+                Err(_) => {
+                    return Err(PoolError::ConnectTimeout {
+                        authority: self.authority.clone(),
+                    })
+                }
+            },
         });
         Ok(conn)
     }

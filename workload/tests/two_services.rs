@@ -102,7 +102,10 @@ async fn a_500_from_the_callee_propagates_to_the_caller() {
     );
     let lines = callee.lines.lock().unwrap().join("\n");
     assert!(lines.contains("Unhandled Exception"), "{lines}");
-    assert!(lines.contains("\"build\":\""), "start-up names the build: {lines}");
+    assert!(
+        lines.contains("\"build\":\""),
+        "start-up names the build: {lines}"
+    );
     assert!(
         !lines.contains("handler_error"),
         "logs are the agent's evidence and must not name the failpoint: {lines}"
@@ -256,5 +259,53 @@ async fn cache_hits_skip_the_database_and_bypass_does_not() {
     assert_eq!(
         sample(&text, "cache_requests_total{result=\"bypass\"}"),
         Some(4.0)
+    );
+}
+
+#[tokio::test]
+async fn a_slow_callee_times_out_and_a_closed_port_is_refused() {
+    let slow = start(Config {
+        latency_ms: 500,
+        ..common::config("ledger", &[])
+    })
+    .await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let caller = start(Config {
+        call_timeout_ms: 100,
+        retries: 0,
+        ..common::config("billing", &[("ledger", slow.addr)])
+    })
+    .await;
+    let reply = get(caller.addr, "/").await;
+    assert_eq!(reply.status, 500);
+    assert!(reply.body.contains("upstream timeout"), "{}", reply.body);
+
+    let refused = start(Config {
+        retries: 0,
+        ..common::config("billing", &[("ledger", closed)])
+    })
+    .await;
+    let reply = get(refused.addr, "/").await;
+    assert_eq!(reply.status, 500);
+    assert!(reply.body.contains("dial tcp"), "{}", reply.body);
+
+    let text = get(caller.addr, "/metrics").await.body;
+    assert_eq!(
+        sample(
+            &text,
+            "http_client_requests_total{peer=\"ledger\",outcome=\"timeout\"}"
+        ),
+        Some(1.0)
+    );
+    let text = get(refused.addr, "/metrics").await.body;
+    assert_eq!(
+        sample(
+            &text,
+            "http_client_requests_total{peer=\"ledger\",outcome=\"connect_error\"}"
+        ),
+        Some(1.0)
     );
 }
