@@ -3,6 +3,7 @@
 //! `trace_id`, `fields`).
 
 use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -31,18 +32,50 @@ impl Level {
     }
 }
 
+/// Lines kept in memory by a [`Logger::in_memory`] logger.
+#[derive(Debug, Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<String>>>);
+
+impl LogBuffer {
+    /// The lines written so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Sink {
+    Stdout,
+    Memory(LogBuffer),
+}
+
 /// Writes log lines for one service.
 #[derive(Debug, Clone)]
 pub struct Logger {
     service: String,
+    sink: Sink,
 }
 
 impl Logger {
-    /// A logger that stamps every line with `service`.
+    /// A logger that stamps every line with `service` and writes to stdout.
     pub fn new(service: impl Into<String>) -> Logger {
         Logger {
             service: service.into(),
+            sink: Sink::Stdout,
         }
+    }
+
+    /// A logger that keeps its lines in memory, for services run inside tests.
+    pub fn in_memory(service: impl Into<String>) -> (Logger, LogBuffer) {
+        let buffer = LogBuffer::default();
+        let logger = Logger {
+            service: service.into(),
+            sink: Sink::Memory(buffer.clone()),
+        };
+        (logger, buffer)
     }
 
     /// Renders one line (without the newline).
@@ -58,12 +91,21 @@ impl Logger {
         .to_string()
     }
 
-    /// Writes one line to stdout. A closed stdout is ignored: losing a log line must
-    /// not fail the request that wrote it.
+    /// Writes one line. A closed stdout is ignored: losing a log line must not fail the
+    /// request that wrote it.
     pub fn log(&self, level: Level, msg: &str, trace_id: Option<&str>, fields: Value) {
         let mut line = self.render(level, msg, trace_id, fields);
-        line.push('\n');
-        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        match &self.sink {
+            Sink::Stdout => {
+                line.push('\n');
+                let _ = std::io::stdout().lock().write_all(line.as_bytes());
+            }
+            Sink::Memory(buffer) => buffer
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line),
+        }
     }
 }
 

@@ -38,8 +38,14 @@ pub struct Service {
 }
 
 impl Service {
-    /// Builds the state; fails on an invalid configuration.
+    /// Builds the state, logging to stdout; fails on an invalid configuration.
     pub fn new(config: Config) -> Result<Arc<Service>, ConfigError> {
+        let logger = Logger::new(config.service.clone());
+        Service::with_logger(config, logger)
+    }
+
+    /// Builds the state with the given logger (e.g. [`Logger::in_memory`] in tests).
+    pub fn with_logger(config: Config, logger: Logger) -> Result<Arc<Service>, ConfigError> {
         config.validate()?;
         let metrics = Metrics::new();
         let mut peers = Vec::with_capacity(config.downstreams.len());
@@ -61,7 +67,7 @@ impl Service {
             });
         }
         Ok(Arc::new(Service {
-            logger: Logger::new(config.service.clone()),
+            logger,
             config,
             metrics,
             peers,

@@ -292,6 +292,11 @@ async fn a_slow_callee_times_out_and_a_closed_port_is_refused() {
     assert_eq!(reply.status, 500);
     assert!(reply.body.contains("dial tcp"), "{}", reply.body);
 
+    let logs = caller.logs.lines().join("\n");
+    assert!(
+        logs.contains("upstream timeout: ledger did not answer within 100 ms"),
+        "{logs}"
+    );
     let text = get(caller.addr, "/metrics").await.body;
     assert_eq!(
         sample(

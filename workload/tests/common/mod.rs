@@ -7,15 +7,17 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
+use otrashi_workload::log::{LogBuffer, Logger};
 use otrashi_workload::{Config, Downstream, Service};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
-/// A server running inside the test process; stops when dropped.
+/// A server running inside the test process, logging to memory; stops when dropped.
 pub struct InProcess {
     pub addr: SocketAddr,
+    pub logs: LogBuffer,
     _stop: oneshot::Sender<()>,
 }
 
@@ -38,12 +40,17 @@ pub fn config(service: &str, downstreams: &[(&str, SocketAddr)]) -> Config {
 pub async fn start(config: Config) -> InProcess {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let svc = Service::new(config).unwrap();
+    let (logger, logs) = Logger::in_memory(config.service.clone());
+    let svc = Service::with_logger(config, logger).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(otrashi_workload::serve(svc, listener, async move {
         let _ = stopped.await;
     }));
-    InProcess { addr, _stop: stop }
+    InProcess {
+        addr,
+        logs,
+        _stop: stop,
+    }
 }
 
 /// The real binary as a child process (killed when dropped), with its stdout lines.
