@@ -80,7 +80,7 @@ const SCRATCH: &str =
 const NSENTER: &str = "enters a container's network namespace to shape its traffic with the host's tc/iptables (scratch images have neither)";
 const TBF: &str = "infra.bandwidth_limit via the tbf qdisc";
 const HTB: &str = "per-destination shaping classes (htb), for limits on one dependency only";
-const NETEM: &str = "infra.network_delay/network_loss in the kernel; without it delay needs a userspace proxy in the call path";
+const NETEM: &str = "infra.network_delay (and jitter, reordering) in the kernel; without it delay needs a userspace proxy in the call path, and loss uses iptables statistic";
 const STATISTIC: &str = "infra.network_loss as random drops (iptables statistic match)";
 const REJECT: &str =
     "infra.network_partition and dependency faults with immediate refusals (iptables REJECT)";

@@ -161,7 +161,8 @@ pub async fn run_container(
     })
 }
 
-/// Force-removes a container (and its anonymous volumes); a missing one is fine.
+/// Force-removes a container (and its anonymous volumes); a missing one, or one another
+/// caller is already removing (a sweep racing a teardown), is fine.
 pub async fn remove_container(engine: &Engine, id_or_name: &str) -> Result<()> {
     let options = RemoveContainerOptions {
         force: true,
@@ -173,10 +174,15 @@ pub async fn remove_container(engine: &Engine, id_or_name: &str) -> Result<()> {
         .remove_container(id_or_name, Some(options))
         .await
     {
-        Ok(())
-        | Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(()),
+        Ok(()) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        }) if status_code == 404
+            || (status_code == 409 && message.contains("already in progress")) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(api(format!("remove_container {id_or_name}"))(e)),
     }
 }
