@@ -44,6 +44,15 @@ impl Engine {
         })
     }
 
+    /// Wraps a client made elsewhere (another transport, a test double behind a socket);
+    /// `socket` only labels it in messages.
+    pub fn from_docker(docker: Docker, socket: impl Into<String>) -> Engine {
+        Engine {
+            docker,
+            socket: socket.into(),
+        }
+    }
+
     /// The bollard client, for calls this crate does not wrap.
     pub fn docker(&self) -> &Docker {
         &self.docker
