@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
-    PortBinding,
+    PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
@@ -52,6 +52,9 @@ pub struct ContainerSpec {
     pub memory_bytes: Option<i64>,
     /// CPU limit in cores.
     pub cpus: Option<f64>,
+    /// Restart the container when it exits with a non-zero code, up to this many times
+    /// (what an orchestrator does; crash faults then show as restarts).
+    pub restart_on_failure: Option<i64>,
 }
 
 /// A started container.
@@ -90,6 +93,10 @@ pub async fn run_container(
         network_mode: spec.network.as_ref().map(|(net, _)| net.clone()),
         memory: spec.memory_bytes,
         nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
+        restart_policy: spec.restart_on_failure.map(|max| RestartPolicy {
+            name: Some(RestartPolicyNameEnum::ON_FAILURE),
+            maximum_retry_count: Some(max),
+        }),
         ..Default::default()
     };
     let networking_config = spec.network.as_ref().map(|(net, alias)| NetworkingConfig {
@@ -158,6 +165,32 @@ pub async fn run_container(
         host_port,
         pid: state.pid,
         start_time: begin.elapsed(),
+    })
+}
+
+/// How a container has fared: restarts so far and its current or last exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerHealth {
+    /// Whether it runs now.
+    pub running: bool,
+    /// Restarts done by its restart policy.
+    pub restart_count: i64,
+    /// Exit code of the last run (0 while the first run lasts).
+    pub exit_code: Option<i64>,
+}
+
+/// Reads a container's run state.
+pub async fn container_health(engine: &Engine, id_or_name: &str) -> Result<ContainerHealth> {
+    let inspect = engine
+        .docker()
+        .inspect_container(id_or_name, None::<InspectContainerOptions>)
+        .await
+        .map_err(api(format!("inspect_container {id_or_name}")))?;
+    let state = inspect.state.unwrap_or_default();
+    Ok(ContainerHealth {
+        running: state.running == Some(true),
+        restart_count: inspect.restart_count.unwrap_or(0),
+        exit_code: state.exit_code,
     })
 }
 

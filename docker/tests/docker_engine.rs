@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{engine_or_skip, http_get, wait_healthy, Cleanup};
 use otrashi_docker::image::{REDIS_PORT, WORKLOAD_PORT};
 use otrashi_docker::{
-    build_redis_image, build_workload_image, create_network, run_container, sweep, ContainerSpec,
-    SweepFilter,
+    build_redis_image, build_workload_image, container_health, create_network, run_container,
+    sweep, ContainerSpec, SweepFilter,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -150,6 +150,42 @@ async fn docker_two_workloads_call_each_other_on_a_bridge_network() {
     assert!(body.contains("upstream payments returned 500"), "{body}");
     assert!(payments.pid.is_some());
 
+    // A panicking build exits with 101 and its restart policy brings it back.
+    let search = run_container(
+        &engine,
+        &ep,
+        &ContainerSpec {
+            name: format!("otrashi-{ep}-search"),
+            image: cold.tag.clone(),
+            env: vec![
+                "OTRASHI_SERVICE=search".to_owned(),
+                "OTRASHI_FAILPOINTS=panic=return".to_owned(),
+            ],
+            network: Some((net.clone(), "search".to_owned())),
+            publish: Some(WORKLOAD_PORT),
+            restart_on_failure: Some(3),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let search_port = search.host_port.expect("published port");
+    wait_healthy(search_port, Duration::from_secs(10)).await;
+    assert!(
+        http_get(search_port, "/").await.is_err(),
+        "the process dies mid-request"
+    );
+    let mut health = container_health(&engine, &search.id).await.unwrap();
+    for _ in 0..100 {
+        if health.restart_count >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        health = container_health(&engine, &search.id).await.unwrap();
+    }
+    assert!(health.restart_count >= 1, "{health:?}");
+    assert_eq!(health.exit_code, Some(101), "{health:?}");
+
     // What the next session's fault injection relies on: the host's tc inside the
     // container's network namespace. Reported, not asserted: it needs root.
     if let Some(pid) = caller.pid {
@@ -171,7 +207,7 @@ async fn docker_two_workloads_call_each_other_on_a_bridge_network() {
     let swept = sweep(&engine, &SweepFilter::Episode(ep.clone()))
         .await
         .unwrap();
-    assert_eq!(swept.containers.len(), 4, "{swept:?}");
+    assert_eq!(swept.containers.len(), 5, "{swept:?}");
     assert_eq!(swept.networks, [net]);
     let again = sweep(&engine, &SweepFilter::Episode(ep)).await.unwrap();
     assert!(
