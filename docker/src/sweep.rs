@@ -1,0 +1,71 @@
+//! Removal of leftovers: every container and network labelled `otrashi=true`, of one
+//! episode or of all. Teardown calls it per episode; `otrashi doctor --sweep` (later)
+//! calls it for everything after a crash.
+
+use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};
+
+use crate::engine::Engine;
+use crate::error::{api, Result};
+use crate::labels;
+use crate::resources::{remove_container, remove_network};
+
+/// What to sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepFilter {
+    /// Everything otrashi created on this engine.
+    All,
+    /// Only the resources of this episode.
+    Episode(String),
+}
+
+/// What a sweep removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Names of removed containers.
+    pub containers: Vec<String>,
+    /// Names of removed networks.
+    pub networks: Vec<String>,
+}
+
+/// Removes the matching containers first (a network with endpoints cannot go), then the
+/// networks. Safe to repeat.
+pub async fn sweep(engine: &Engine, filter: &SweepFilter) -> Result<Swept> {
+    let episode = match filter {
+        SweepFilter::All => None,
+        SweepFilter::Episode(id) => Some(id.as_str()),
+    };
+    let mut swept = Swept::default();
+    let containers = engine
+        .docker()
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(labels::filters(episode)),
+            ..Default::default()
+        }))
+        .await
+        .map_err(api("list_containers"))?;
+    for c in containers {
+        let Some(id) = c.id else { continue };
+        remove_container(engine, &id).await?;
+        let name = c
+            .names
+            .and_then(|n| n.into_iter().next())
+            .unwrap_or(id)
+            .trim_start_matches('/')
+            .to_owned();
+        swept.containers.push(name);
+    }
+    let networks = engine
+        .docker()
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(labels::filters(episode)),
+        }))
+        .await
+        .map_err(api("list_networks"))?;
+    for n in networks {
+        let Some(id) = n.id else { continue };
+        remove_network(engine, &id).await?;
+        swept.networks.push(n.name.unwrap_or(id));
+    }
+    Ok(swept)
+}

@@ -1,0 +1,431 @@
+//! The service a workload process plays, read once at start from a JSON document and
+//! environment variables (variables override the document, so a backend can ship one
+//! base config and tweak single fields per container).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What can be wrong with a workload configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `OTRASHI_CONFIG` named a file that could not be read.
+    #[error("cannot read config file {path}")]
+    ReadFile {
+        /// The path given in `OTRASHI_CONFIG`.
+        path: String,
+        /// The underlying IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The JSON config document does not match the schema.
+    #[error("invalid JSON config")]
+    Json(#[source] serde_json::Error),
+    /// An environment variable holds a value of the wrong shape.
+    #[error("environment variable {var}={value:?} is invalid: {reason}")]
+    Env {
+        /// The variable name.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A downstream URL is not `http://host:port[/path]`.
+    #[error("downstream {name:?} has URL {url:?}, expected http://host:port[/path]")]
+    DownstreamUrl {
+        /// The downstream's name.
+        name: String,
+        /// The URL given.
+        url: String,
+    },
+    /// A numeric field is outside what the workload can do.
+    #[error("{field} must be {expected}")]
+    Range {
+        /// The field name.
+        field: &'static str,
+        /// The allowed range, in words.
+        expected: &'static str,
+    },
+}
+
+/// The role a service plays; mirrors the scenario model's `ServiceKind` names so the
+/// backend can pass them through unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A user-facing web front end or gateway.
+    Web,
+    /// A backend API service.
+    #[default]
+    Api,
+    /// A background worker.
+    Worker,
+    /// A cache: answers with hits and misses at `cache_hit_pct`.
+    Cache,
+    /// A database: honours the slow-query header its callers send under `slow_query`.
+    Database,
+    /// A message queue.
+    Queue,
+}
+
+impl Kind {
+    /// The name used in scenario files and in the `OTRASHI_KIND` variable.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Web => "web",
+            Kind::Api => "api",
+            Kind::Worker => "worker",
+            Kind::Cache => "cache",
+            Kind::Database => "database",
+            Kind::Queue => "queue",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::Web,
+            Kind::Api,
+            Kind::Worker,
+            Kind::Cache,
+            Kind::Database,
+            Kind::Queue,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One service this service calls, in call order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Downstream {
+    /// The peer's service name (used in metrics labels and logs).
+    pub name: String,
+    /// `http://host:port[/path]`.
+    pub url: String,
+    /// The peer's kind, when the caller must treat it specially (cache lookups that
+    /// skip the database on a hit, database query metrics).
+    #[serde(default)]
+    pub kind: Option<Kind>,
+}
+
+/// A downstream URL split into what the client needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `host:port`, as dialled and as sent in the `Host` header.
+    pub authority: String,
+    /// The request path, `/` when the URL has none.
+    pub path: String,
+}
+
+impl Downstream {
+    /// Splits the URL; only plain `http://` is supported (the gym's networks are private).
+    pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
+        let bad = || ConfigError::DownstreamUrl {
+            name: self.name.clone(),
+            url: self.url.clone(),
+        };
+        let rest = self.url.strip_prefix("http://").ok_or_else(bad)?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(bad());
+        }
+        Ok(Endpoint {
+            authority: authority.to_owned(),
+            path: path.to_owned(),
+        })
+    }
+}
+
+/// Everything that defines one service's behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The service name, as in the topology.
+    pub service: String,
+    /// Its role.
+    pub kind: Kind,
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+    /// Services called by `GET /`, in order.
+    pub downstreams: Vec<Downstream>,
+    /// CPU burnt per request, in milliseconds.
+    pub cpu_ms: f64,
+    /// Memory allocated (and touched) for the duration of each request, in KiB.
+    pub memory_kb_per_request: u64,
+    /// Time each request waits, as if on IO, in milliseconds.
+    pub latency_ms: u64,
+    /// Connections per downstream in the bounded pool.
+    pub pool_size: usize,
+    /// Deadline of one downstream attempt (pool wait, connect, request and body).
+    pub call_timeout_ms: u64,
+    /// Retries after a failed downstream attempt (so `retries + 1` attempts at most).
+    pub retries: u32,
+    /// For a cache: the share of lookups that hit, in percent.
+    pub cache_hit_pct: f64,
+    /// Bearer token for `POST /admin/failpoints`; the endpoint is disabled without one.
+    pub admin_token: Option<String>,
+    /// Whether each request writes an access log line.
+    pub access_log: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            service: "workload".to_owned(),
+            kind: Kind::Api,
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            downstreams: Vec::new(),
+            cpu_ms: 1.0,
+            memory_kb_per_request: 64,
+            latency_ms: 0,
+            pool_size: 16,
+            call_timeout_ms: 2000,
+            retries: 1,
+            cache_hit_pct: 90.0,
+            admin_token: None,
+            access_log: true,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment (see [`Config::from_lookup`]).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from `OTRASHI_CONFIG` (inline JSON when it starts with
+    /// `{`, a file path otherwise), then applies the single-field variables
+    /// `OTRASHI_SERVICE`, `OTRASHI_KIND`, `OTRASHI_LISTEN`, `OTRASHI_PORT`,
+    /// `OTRASHI_DOWNSTREAMS` (`name[:kind]=http://host:port,...`), `OTRASHI_CPU_MS`,
+    /// `OTRASHI_MEMORY_KB_PER_REQUEST`, `OTRASHI_LATENCY_MS`, `OTRASHI_POOL_SIZE`,
+    /// `OTRASHI_CALL_TIMEOUT_MS`, `OTRASHI_RETRIES`, `OTRASHI_CACHE_HIT_PCT`,
+    /// `OTRASHI_ADMIN_TOKEN`, `OTRASHI_ACCESS_LOG`, and validates the result.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = match get("OTRASHI_CONFIG") {
+            Some(doc) if doc.trim_start().starts_with('{') => {
+                serde_json::from_str(&doc).map_err(ConfigError::Json)?
+            }
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::ReadFile { path, source })?;
+                serde_json::from_str(&text).map_err(ConfigError::Json)?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = get("OTRASHI_SERVICE") {
+            config.service = v;
+        }
+        if let Some(v) = get("OTRASHI_KIND") {
+            config.kind = Kind::parse(&v).ok_or_else(|| ConfigError::Env {
+                var: "OTRASHI_KIND",
+                value: v.clone(),
+                reason: "expected web, api, worker, cache, database or queue".to_owned(),
+            })?;
+        }
+        if let Some(v) = get("OTRASHI_LISTEN") {
+            config.listen = parse_env("OTRASHI_LISTEN", v)?;
+        }
+        if let Some(v) = get("OTRASHI_PORT") {
+            config.listen.set_port(parse_env("OTRASHI_PORT", v)?);
+        }
+        if let Some(v) = get("OTRASHI_DOWNSTREAMS") {
+            config.downstreams = parse_downstreams(&v)?;
+        }
+        if let Some(v) = get("OTRASHI_CPU_MS") {
+            config.cpu_ms = parse_env("OTRASHI_CPU_MS", v)?;
+        }
+        if let Some(v) = get("OTRASHI_MEMORY_KB_PER_REQUEST") {
+            config.memory_kb_per_request = parse_env("OTRASHI_MEMORY_KB_PER_REQUEST", v)?;
+        }
+        if let Some(v) = get("OTRASHI_LATENCY_MS") {
+            config.latency_ms = parse_env("OTRASHI_LATENCY_MS", v)?;
+        }
+        if let Some(v) = get("OTRASHI_POOL_SIZE") {
+            config.pool_size = parse_env("OTRASHI_POOL_SIZE", v)?;
+        }
+        if let Some(v) = get("OTRASHI_CALL_TIMEOUT_MS") {
+            config.call_timeout_ms = parse_env("OTRASHI_CALL_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = get("OTRASHI_RETRIES") {
+            config.retries = parse_env("OTRASHI_RETRIES", v)?;
+        }
+        if let Some(v) = get("OTRASHI_CACHE_HIT_PCT") {
+            config.cache_hit_pct = parse_env("OTRASHI_CACHE_HIT_PCT", v)?;
+        }
+        if let Some(v) = get("OTRASHI_ADMIN_TOKEN") {
+            config.admin_token = Some(v).filter(|t| !t.is_empty());
+        }
+        if let Some(v) = get("OTRASHI_ACCESS_LOG") {
+            config.access_log = parse_env("OTRASHI_ACCESS_LOG", v)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges and downstream URLs; pure.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.cpu_ms.is_finite() && self.cpu_ms >= 0.0) {
+            return Err(ConfigError::Range {
+                field: "cpu_ms",
+                expected: "a finite number >= 0",
+            });
+        }
+        if self.pool_size == 0 {
+            return Err(ConfigError::Range {
+                field: "pool_size",
+                expected: "at least 1",
+            });
+        }
+        if self.call_timeout_ms == 0 {
+            return Err(ConfigError::Range {
+                field: "call_timeout_ms",
+                expected: "at least 1",
+            });
+        }
+        if !(0.0..=100.0).contains(&self.cache_hit_pct) {
+            return Err(ConfigError::Range {
+                field: "cache_hit_pct",
+                expected: "between 0 and 100",
+            });
+        }
+        for d in &self.downstreams {
+            d.endpoint()?;
+        }
+        Ok(())
+    }
+
+    /// The deadline of one downstream attempt.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+        var,
+        value: value.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// Parses `name[:kind]=http://host:port,...` (an empty string means no downstreams).
+fn parse_downstreams(list: &str) -> Result<Vec<Downstream>, ConfigError> {
+    let bad = |reason: &str| ConfigError::Env {
+        var: "OTRASHI_DOWNSTREAMS",
+        value: list.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (head, url) = item
+            .split_once('=')
+            .ok_or_else(|| bad("each entry is name[:kind]=http://host:port"))?;
+        let (name, kind) = match head.split_once(':') {
+            Some((name, kind)) => (
+                name,
+                Some(Kind::parse(kind).ok_or_else(|| bad("unknown kind after `:`"))?),
+            ),
+            None => (head, None),
+        };
+        if name.is_empty() {
+            return Err(bad("empty downstream name"));
+        }
+        out.push(Downstream {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            kind,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn env_variables_build_a_config() {
+        let c = Config::from_lookup(lookup(&[
+            ("OTRASHI_SERVICE", "cart"),
+            ("OTRASHI_KIND", "web"),
+            ("OTRASHI_PORT", "9000"),
+            (
+                "OTRASHI_DOWNSTREAMS",
+                "redis:cache=http://redis:8080, db:database=http://db:5432/q,auth=http://auth:80",
+            ),
+            ("OTRASHI_CPU_MS", "2.5"),
+            ("OTRASHI_RETRIES", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(c.service, "cart");
+        assert_eq!(c.kind, Kind::Web);
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.cpu_ms, 2.5);
+        assert_eq!(c.retries, 3);
+        assert_eq!(c.downstreams.len(), 3);
+        assert_eq!(c.downstreams[0].kind, Some(Kind::Cache));
+        assert_eq!(c.downstreams[2].kind, None);
+        let e = c.downstreams[1].endpoint().unwrap();
+        assert_eq!(e.authority, "db:5432");
+        assert_eq!(e.path, "/q");
+    }
+
+    #[test]
+    fn variables_override_the_json_document() {
+        let c = Config::from_lookup(lookup(&[
+            (
+                "OTRASHI_CONFIG",
+                r#"{"service":"a","kind":"database","pool_size":4}"#,
+            ),
+            ("OTRASHI_SERVICE", "b"),
+        ]))
+        .unwrap();
+        assert_eq!(c.service, "b");
+        assert_eq!(c.kind, Kind::Database);
+        assert_eq!(c.pool_size, 4);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        let typo = Config::from_lookup(lookup(&[("OTRASHI_CONFIG", r#"{"pool_sise":4}"#)]));
+        assert!(matches!(typo, Err(ConfigError::Json(_))));
+        let kind = Config::from_lookup(lookup(&[("OTRASHI_KIND", "mainframe")]));
+        assert!(matches!(
+            kind,
+            Err(ConfigError::Env {
+                var: "OTRASHI_KIND",
+                ..
+            })
+        ));
+        let url = Config::from_lookup(lookup(&[("OTRASHI_DOWNSTREAMS", "a=https://a:1")]));
+        assert!(matches!(url, Err(ConfigError::DownstreamUrl { .. })));
+        let pool = Config::from_lookup(lookup(&[("OTRASHI_POOL_SIZE", "0")]));
+        assert!(matches!(
+            pool,
+            Err(ConfigError::Range {
+                field: "pool_size",
+                ..
+            })
+        ));
+    }
+}

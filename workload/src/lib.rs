@@ -1,0 +1,27 @@
+//! The target microservice of the otrashi chaos gym. One binary plays any service of a
+//! topology (web, api, worker, cache, database, queue): it burns the configured CPU,
+//! holds memory, waits, calls its downstreams over bounded connection pools with
+//! timeouts and retries, and exports Prometheus metrics with the simulator's names,
+//! JSON logs and W3C trace context. Code-level faults are failpoints ([`faults`]) that
+//! a "deploy" ships through `OTRASHI_FAILPOINTS` or an admin call switches at runtime.
+//!
+//! Spans are propagated (`traceparent`) and their ids logged; exporting them over OTLP
+//! is not implemented yet.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod client;
+pub mod config;
+pub mod faults;
+pub mod handler;
+pub mod log;
+pub mod metrics;
+pub mod pool;
+pub mod procfs;
+pub mod server;
+pub mod service;
+pub mod trace;
+
+pub use config::{Config, ConfigError, Downstream, Kind};
+pub use server::{router, serve};
+pub use service::Service;

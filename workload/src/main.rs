@@ -1,0 +1,129 @@
+//! `otrashi-workload`: reads its service definition from the environment, applies the
+//! failpoints its "deploy" ships, and serves until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+
+use otrashi_workload::log::{Level, Logger};
+use otrashi_workload::{faults, serve, Config, Service};
+use serde_json::json;
+
+const USAGE: &str = "\
+otrashi-workload: one service of an otrashi topology. Configured by environment:
+  OTRASHI_CONFIG                 inline JSON config, or the path of a JSON file
+  OTRASHI_SERVICE, OTRASHI_KIND  name; web|api|worker|cache|database|queue
+  OTRASHI_LISTEN / OTRASHI_PORT  listen address (default 0.0.0.0:8080) / port only
+  OTRASHI_DOWNSTREAMS            name[:kind]=http://host:port,... called in order by GET /
+  OTRASHI_CPU_MS, OTRASHI_MEMORY_KB_PER_REQUEST, OTRASHI_LATENCY_MS
+  OTRASHI_POOL_SIZE, OTRASHI_CALL_TIMEOUT_MS, OTRASHI_RETRIES, OTRASHI_CACHE_HIT_PCT
+  OTRASHI_ACCESS_LOG             true|false
+  OTRASHI_ADMIN_TOKEN            enables POST /admin/failpoints (Bearer token)
+  OTRASHI_FAILPOINTS             name=actions;... e.g. handler_error=30%return
+Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
+";
+
+fn main() -> ExitCode {
+    if let Some(arg) = std::env::args().nth(1) {
+        return match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                ExitCode::SUCCESS
+            }
+            "-V" | "--version" => {
+                println!("otrashi-workload {}", env!("CARGO_PKG_VERSION"));
+                ExitCode::SUCCESS
+            }
+            other => {
+                eprint!("unexpected argument {other:?}; configuration comes from the environment\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fatal(&Logger::new("workload"), &error_chain(&e)),
+    };
+    let logger = Logger::new(config.service.clone());
+    faults::install_panic_hook(logger.clone());
+    // Logs are what the agent under test reads: they show that a new build started
+    // (as a deploy would), never which failpoints it carries.
+    let spec = std::env::var("OTRASHI_FAILPOINTS").unwrap_or_default();
+    if let Err(e) = faults::configure(&spec) {
+        return fatal(&logger, &format!("OTRASHI_FAILPOINTS: {e}"));
+    }
+    let build = faults::build_id(&spec);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fatal(&logger, &format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(run(config, logger, build))
+}
+
+async fn run(config: Config, logger: Logger, build: String) -> ExitCode {
+    let listen = config.listen;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => return fatal(&logger, &format!("cannot listen on {listen}: {e}")),
+    };
+    let kind = config.kind.as_str();
+    let downstreams: Vec<String> = config.downstreams.iter().map(|d| d.name.clone()).collect();
+    let svc = match Service::new(config) {
+        Ok(s) => s,
+        Err(e) => return fatal(&logger, &error_chain(&e)),
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    logger.log(
+        Level::Info,
+        &format!("listening on {addr}"),
+        None,
+        json!({
+            "kind": kind,
+            "downstreams": downstreams,
+            "version": env!("CARGO_PKG_VERSION"),
+            "build": build,
+        }),
+    );
+    match serve(svc, listener, shutdown_signal()).await {
+        Ok(()) => {
+            logger.log(Level::Info, "shut down", None, json!({}));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fatal(&logger, &format!("server failed: {e}")),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+fn fatal(logger: &Logger, msg: &str) -> ExitCode {
+    logger.log(Level::Fatal, msg, None, json!({}));
+    ExitCode::from(2)
+}

@@ -1,0 +1,139 @@
+//! The HTTP surface: `GET /`, `GET /healthz`, `GET /metrics`, and the failpoint admin
+//! endpoint `GET|POST /admin/failpoints` (bearer token from the config).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::faults;
+use crate::handler;
+use crate::log::Level;
+use crate::service::Service;
+
+/// The router for one service.
+pub fn router(svc: Arc<Service>) -> Router {
+    Router::new()
+        .route("/", get(handler::root))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route(
+            "/admin/failpoints",
+            get(list_failpoints).post(set_failpoint),
+        )
+        .with_state(svc)
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    svc: Arc<Service>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(svc))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn healthz(State(svc): State<Arc<Service>>) -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "service": svc.config.service}))
+}
+
+async fn metrics(State(svc): State<Arc<Service>>) -> Response {
+    match svc.metrics.encode() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed").into_response(),
+    }
+}
+
+/// Body of `POST /admin/failpoints`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailpointUpdate {
+    name: String,
+    /// fail's action syntax (`30%return(5)`), or `off`.
+    actions: String,
+}
+
+/// `Some(response)` when the request must be refused.
+fn refuse(svc: &Service, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = svc.config.admin_token.as_deref() else {
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                Json(json!({"error": "admin endpoint disabled: no OTRASHI_ADMIN_TOKEN"})),
+            )
+                .into_response(),
+        );
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given != Some(token) {
+        return Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"error": "bad token"})),
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
+async fn list_failpoints(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Response {
+    if let Some(denied) = refuse(&svc, &headers) {
+        return denied;
+    }
+    let list: Vec<_> = faults::active()
+        .into_iter()
+        .map(|(name, actions)| json!({"name": name, "actions": actions}))
+        .collect();
+    Json(json!({"failpoints": list})).into_response()
+}
+
+async fn set_failpoint(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Json(update): Json<FailpointUpdate>,
+) -> Response {
+    if let Some(denied) = refuse(&svc, &headers) {
+        return denied;
+    }
+    match faults::set(&update.name, &update.actions) {
+        Ok(()) => {
+            // Like a config push: visible as a change, silent about what changed.
+            let state: Vec<String> = faults::active()
+                .into_iter()
+                .map(|(name, actions)| format!("{name}={actions}"))
+                .collect();
+            svc.logger.log(
+                Level::Info,
+                "runtime configuration reloaded",
+                None,
+                json!({"build": faults::build_id(&state.join(";"))}),
+            );
+            Json(json!({"name": update.name, "actions": update.actions})).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
