@@ -1015,3 +1015,83 @@ fn two_faults_show_both_signatures() {
     assert!(!v.events("cart", "OOMKilled").is_empty());
     assert!(v.logs_contain("frontend", AT_S, END_S, "ENOTFOUND ads"));
 }
+
+/// Parameters strong enough for every catalog signal to show inside the test window.
+fn strong_params(kind: FaultKind) -> Vec<(&'static str, f64)> {
+    match kind {
+        FaultKind::MemoryLeak => vec![("rate_mb_per_min", 150.0)],
+        FaultKind::NetworkDelay => vec![("delay_ms", 3500.0)],
+        FaultKind::MemoryPressure => vec![("fill_pct", 97.0)],
+        _ => vec![],
+    }
+}
+
+#[test]
+fn every_catalog_signal_is_observable_on_its_target() {
+    for &kind in FaultKind::ALL {
+        // Rust, so that `panicked at` is the runtime's own phrase.
+        let target = if kind == FaultKind::PanicCrash {
+            "payment"
+        } else {
+            "cart"
+        };
+        let params = strong_params(kind);
+        let t = simulate(&incident(
+            shop(),
+            vec![fault(kind, target, None, &params)],
+            17,
+        ));
+        let v = View::new(&t);
+        let id = v.id(target);
+        let topo = shop();
+        let callers: Vec<&str> = topo.callers_of(target).map(|s| s.name.as_str()).collect();
+        for signal in kind.def().signals {
+            let (modality, name) = signal.split_once(':').unwrap_or((signal, ""));
+            let seen = match modality {
+                "deploy" => !v.deploys_of(target).is_empty(),
+                "event" => !v.events(target, name).is_empty(),
+                "metric" => t.metrics.iter().any(|s| {
+                    s.name == name
+                        && (s.service == id
+                            || s.labels.iter().any(|(k, p)| k == "peer" && p == target))
+                }),
+                "log" => {
+                    let mut who = callers.clone();
+                    who.push(target);
+                    any_log(&v, &who, &[name])
+                }
+                "trace" => {
+                    // Slow shows on the target's spans or, for the network, on the
+                    // spans of the callers that wait for it.
+                    let watched: Vec<u16> = callers.iter().map(|c| v.id(c)).chain([id]).collect();
+                    let base = |svc: u16| {
+                        t.spans
+                            .iter()
+                            .filter(|s| s.service == svc && s.start_us < AT_S * 1_000_000)
+                            .map(|s| s.duration_us)
+                            .max()
+                            .unwrap_or(0)
+                    };
+                    t.spans
+                        .iter()
+                        .filter(|s| s.start_us >= AT_S * 1_000_000)
+                        .any(|s| {
+                            let op = &t.operations[s.operation as usize];
+                            match name {
+                                "error" => {
+                                    s.status == SpanStatus::Error
+                                        && (s.service == id || op == &format!("call {target}"))
+                                }
+                                _ => {
+                                    watched.contains(&s.service)
+                                        && s.duration_us > 2 * base(s.service)
+                                }
+                            }
+                        })
+                }
+                _ => false,
+            };
+            assert!(seen, "{kind}: signal `{signal}` not observable on {target}");
+        }
+    }
+}

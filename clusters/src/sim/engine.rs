@@ -285,7 +285,15 @@ impl<'a> Sim<'a> {
             let processed = tk.demand * (1.0 - hang) * (1.0 - tk.pool_fail);
             for &e in &self.out_edges[i] {
                 let to = self.edges[e].to;
-                let calls = processed * fanout(p, to, m.bypass) * m.call_mult;
+                // Clients retry a call once after a timeout or a reset (last tick's
+                // shares): load on a struggling dependency grows as it struggles.
+                let prev = &self.edges[e];
+                let retry = if prev.critical {
+                    (prev.read_timeout + prev.reset).min(1.0)
+                } else {
+                    0.0
+                };
+                let calls = processed * fanout(p, to, m.bypass) * m.call_mult * (1.0 + retry);
                 self.edges[e].calls = calls;
                 self.edges[e].slow_query = if Some(to) == p.db { m.slow_query } else { 0.0 };
                 if self.edges[e].slow_query > 0.0 {

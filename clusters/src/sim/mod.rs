@@ -3,10 +3,10 @@
 //!
 //! [`simulate`] runs an [`Incident`] in discrete 1 s ticks. Each tick, demand flows down
 //! the call graph (callers first: the entry gets the load, every service calls its
-//! callees, retries multiply calls, caches absorb reads), then answers flow back up
-//! (callees first: a caller's latency is its own work plus its calls, queueing grows
-//! latency as CPU utilization nears 1, callers' timeouts turn slow callees into
-//! timeouts, failures propagate). Faults change that machinery the way they change a
+//! callees, clients retry after timeouts and resets, caches absorb reads), then answers
+//! flow back up (callees first: a caller's latency is its own work plus its calls,
+//! queueing grows latency as CPU utilization nears 1, callers' timeouts turn slow
+//! callees into timeouts, failures propagate). Faults change that machinery the way they change a
 //! real system (see `effects`), and every modality is written from the same state so
 //! that metrics, logs, traces and events agree. All randomness comes from the
 //! incident's seed: the same incident gives byte-identical telemetry.
