@@ -365,8 +365,13 @@ impl GroundTruth {
                 let mut affected = vec![f.target.clone()];
                 affected.extend(topology.upstream_of(&f.target));
                 if def.propagation == Propagation::UpstreamAndDownstream {
+                    // The target overloads what it calls; a shared database or cache
+                    // then slows every other service that uses it, and their callers.
                     if let Some(s) = topology.service(&f.target) {
-                        affected.extend(s.calls.iter().cloned());
+                        for callee in &s.calls {
+                            affected.push(callee.clone());
+                            affected.extend(topology.upstream_of(callee));
+                        }
                     }
                 }
                 affected.sort();
@@ -400,5 +405,37 @@ impl GroundTruth {
             root_causes,
             affected: all_affected,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_that_overloads_a_shared_database_affects_its_other_users() {
+        // Regression: slow_query on `orders` slows the shared database, and with it
+        // `users`, which never calls `orders`; the truth used to leave `users` out.
+        let scenario = crate::parse_str(
+            "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {name: shared-db}
+topology:
+  entry: web
+  services:
+    web: {kind: web, calls: [orders, users]}
+    orders: {kind: api, calls: [db]}
+    users: {kind: api, calls: [db]}
+    db: {kind: database}
+load: {rps: 20, pattern: steady}
+timeline: {warmup: 60s, duration: 5m}
+faults:
+  - {id: q, kind: code.slow_query, target: orders, at: 90s}
+",
+            "shared-db.yaml",
+        )
+        .expect("valid");
+        let truth = GroundTruth::derive(&sample(&scenario, 1).expect("samples"));
+        assert_eq!(truth.affected, ["db", "orders", "users", "web"]);
     }
 }
