@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = args::Cli::parse();
     init_logging(&cli.log);
     match commands::dispatch(cli.command) {
@@ -31,4 +32,15 @@ fn init_logging(filter: &str) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+/// Rust ignores SIGPIPE, so `otrashi … | head` would panic on the first write after the
+/// reader left. A command-line tool should end quietly instead, as `cat` does.
+fn restore_sigpipe() {
+    // SAFETY: resetting a signal disposition to its default at start-up, before any
+    // thread exists, has no memory-safety implications.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

@@ -406,3 +406,18 @@ fn the_example_python_agent_investigates_and_is_scored() {
     let dir = v["episode_dir"].as_str().unwrap();
     assert!(Path::new(dir).join("agent.stderr.log").exists());
 }
+
+#[test]
+fn a_reader_that_leaves_early_does_not_make_otrashi_panic() {
+    // Regression: `otrashi faults --json | head -1` panicked with "Broken pipe".
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otrashi"))
+        .args(["faults", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
