@@ -17,6 +17,10 @@ enum Breach {
     Errors(f64),
     Latency(f64, f64),
     Down,
+    /// No SLO breached: the worst p99 against the healthy p99 (an anomaly ticket).
+    LatencyAnomaly(f64, f64),
+    /// No SLO breached: the worst error ratio, below the SLO but above zero.
+    ErrorAnomaly(f64),
 }
 
 impl Sim<'_> {
@@ -41,6 +45,11 @@ impl Sim<'_> {
 
     /// The p99 SLO of service `i`: twice its healthy p99, at least 300 ms.
     fn latency_slo(&self, i: usize, first_fault_ms: u64) -> f64 {
+        (2.0 * self.healthy_p99(i, first_fault_ms)).max(300.0)
+    }
+
+    /// The median p99 of service `i` before the first fault, ms.
+    fn healthy_p99(&self, i: usize, first_fault_ms: u64) -> f64 {
         let warm = (first_fault_ms / 1000 / u64::from(SCRAPE_S)) as usize;
         let mut healthy: Vec<f64> = self.obs[i]
             .iter()
@@ -49,8 +58,7 @@ impl Sim<'_> {
             .filter(|v| v.is_finite())
             .collect();
         healthy.sort_by(f64::total_cmp);
-        let base = healthy.get(healthy.len() / 2).copied().unwrap_or(100.0);
-        (2.0 * base).max(300.0)
+        healthy.get(healthy.len() / 2).copied().unwrap_or(100.0)
     }
 
     /// The first sustained breach of service `i` at or after `from` (scrape index).
@@ -100,9 +108,11 @@ impl Sim<'_> {
         match best {
             Some((i, k, b)) => self.page(i, (k as u64 + 1) * u64::from(SCRAPE_S) * 1000, b, "page"),
             None => {
-                // Nothing breached: a ticket on the entry with its closest signal.
+                // Nothing breached an SLO: an anomaly ticket on the entry with its
+                // closest signal, stated against its own baseline.
                 let i = self.entry;
                 let slo = self.latency_slo(i, first_fault_ms);
+                let base = self.healthy_p99(i, first_fault_ms);
                 let (mut worst_err, mut worst_p99) = (0.0f64, 0.0f64);
                 for &(err, p99, _) in self.obs[i].iter().skip(from) {
                     if err.is_finite() {
@@ -113,9 +123,9 @@ impl Sim<'_> {
                     }
                 }
                 let b = if worst_err / ERROR_SLO >= worst_p99 / slo {
-                    Breach::Errors(worst_err)
+                    Breach::ErrorAnomaly(worst_err)
                 } else {
-                    Breach::Latency(worst_p99, slo)
+                    Breach::LatencyAnomaly(worst_p99, base)
                 };
                 let t = (first_fault_ms + 60_000).min(u64::from(self.end_s) * 1000);
                 self.page(i, t, b, "ticket")
@@ -141,6 +151,23 @@ impl Sim<'_> {
                     "{svc}: p99 latency {:.2}s over the last minute (SLO {:.2}s)",
                     p99 / 1000.0,
                     slo / 1000.0
+                ),
+            ),
+            Breach::LatencyAnomaly(p99, base) => (
+                "LatencyAnomaly",
+                format!(
+                    "{svc}: p99 latency reached {:.2}s, {:.1}× its usual {:.2}s (no SLO breached yet)",
+                    p99 / 1000.0,
+                    p99 / base.max(1e-9),
+                    base / 1000.0
+                ),
+            ),
+            Breach::ErrorAnomaly(r) => (
+                "ErrorRateAnomaly",
+                format!(
+                    "{svc}: {:.2}% of requests failing with 5xx, up from its usual level (SLO {:.0}% not breached yet)",
+                    r * 100.0,
+                    ERROR_SLO * 100.0
                 ),
             ),
             Breach::Down => (
