@@ -30,3 +30,18 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
         ExitCode::from(RUN_FAILED)
     }
 }
+
+/// Writes one line of command output to stdout. A closed stdout ends the process with
+/// exit code 141 (what a shell reports for SIGPIPE); any other write error is reported on
+/// stderr once, then the process ends with [`RUN_FAILED`].
+pub fn stdout_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(i32::from(RUN_FAILED));
+    }
+}

@@ -1,6 +1,15 @@
 //! The `otrashi` command. Thin on purpose: it parses arguments, calls the library crates,
 //! and turns their results into output and exit codes.
 
+/// `println!` for command output: when the reader of stdout has gone (`otrashi … |
+/// head`), the command ends quietly with exit code 141, as a program killed by SIGPIPE
+/// would, instead of panicking. (SIGPIPE itself stays ignored: an agent that closes
+/// its stdin early must not kill otrashi.)
+macro_rules! outln {
+    () => { $crate::exit::stdout_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::exit::stdout_line(format_args!($($arg)*)) };
+}
+
 mod agent_process;
 mod args;
 mod commands;
@@ -15,7 +24,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    restore_sigpipe();
     let cli = args::Cli::parse();
     init_logging(&cli.log);
     match commands::dispatch(cli.command) {
@@ -32,15 +40,4 @@ fn init_logging(filter: &str) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
-}
-
-/// Rust ignores SIGPIPE, so `otrashi … | head` would panic on the first write after the
-/// reader left. A command-line tool should end quietly instead, as `cat` does.
-fn restore_sigpipe() {
-    // SAFETY: resetting a signal disposition to its default at start-up, before any
-    // thread exists, has no memory-safety implications.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
 }

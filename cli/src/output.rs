@@ -25,7 +25,7 @@ fn compact(value: &Value, width: usize) -> String {
 /// Prints an ended episode for a person.
 pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
     let r = &played.result;
-    println!(
+    outln!(
         "▶ {} · seed {} · backend {} · agent {}",
         r.scenario,
         r.seed,
@@ -33,7 +33,7 @@ pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
         settings.agent.label()
     );
     if let Some(alert) = r.start.content.get("alert") {
-        println!(
+        outln!(
             "\nALERT  [{}] {} on {} at {}\n       {}",
             alert["severity"].as_str().unwrap_or("page"),
             alert["name"].as_str().unwrap_or("?"),
@@ -43,13 +43,13 @@ pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
         );
     }
 
-    println!("\nSTEPS");
+    outln!("\nSTEPS");
     for step in &r.trajectory {
         let outcome = match &step.error {
             Some(e) => format!("error: {}", compact(&Value::String(e.clone()), 70)),
             None => format!("{} bytes", step.observation_bytes),
         };
-        println!(
+        outln!(
             "  {:>2} {:<14} {:<width$} {}",
             step.step,
             step.tool,
@@ -59,11 +59,11 @@ pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
         );
     }
 
-    println!("\nREPORT");
+    outln!("\nREPORT");
     match &r.report {
         Some(report) => {
             for (i, cause) in report.root_causes.iter().enumerate() {
-                println!(
+                outln!(
                     "  {}. {} — {} ({}) confidence {}",
                     i + 1,
                     cause.component,
@@ -75,37 +75,43 @@ pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
                 );
                 for e in cause.evidence.iter().take(4) {
                     let service = e.service.as_deref().unwrap_or("-");
-                    println!(
+                    outln!(
                         "       evidence {}:{}@{} {}",
-                        e.kind, e.signal, service, e.note
+                        e.kind,
+                        e.signal,
+                        service,
+                        e.note
                     );
                 }
             }
             if !report.summary.is_empty() {
-                println!("  summary: {}", report.summary);
+                outln!("  summary: {}", report.summary);
             }
         }
-        None => println!("  (no report)"),
+        None => outln!("  (no report)"),
     }
     if let Some(failure) = &played.failure {
-        println!("  failure: {failure}");
+        outln!("  failure: {failure}");
     }
 
-    println!("\nSCORE");
+    outln!("\nSCORE");
     if let Some(reward) = &r.reward {
-        println!("  total {:.3}", reward.total);
+        outln!("  total {:.3}", reward.total);
         for c in &reward.components {
-            println!(
+            outln!(
                 "  {:<16} {:>5.2} × {:<4.2} {}",
-                c.name, c.value, c.weight, c.reason
+                c.name,
+                c.value,
+                c.weight,
+                c.reason
             );
         }
     }
 
-    println!("\nTRUTH (revealed now that the agent has finished)");
+    outln!("\nTRUTH (revealed now that the agent has finished)");
     {
         for c in &r.truth.root_causes {
-            println!(
+            outln!(
                 "  {} — {} ({} level) from {} via {}; affects {}",
                 c.component,
                 c.fault,
@@ -116,5 +122,5 @@ pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
             );
         }
     }
-    println!("\nepisode written to {}", dir.display());
+    outln!("\nepisode written to {}", dir.display());
 }

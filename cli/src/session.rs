@@ -144,15 +144,21 @@ pub async fn play(mut gym: Gym, settings: &Settings, seed: Option<u64>) -> anyho
         AgentSpec::Command(cmd) => return play_command(gym, cmd, settings, seed).await,
     }
     .context("the episode failed")?;
-    let failure = match result.end_reason {
-        EndReason::Submitted => None,
-        reason => Some(end_reason_text(reason, result.failure.as_deref(), settings)),
-    };
-    Ok(Played {
-        result,
-        failure,
-        agent_stderr: None,
-    })
+    Ok(Played::new(result, settings, None))
+}
+
+impl Played {
+    fn new(result: EpisodeResult, settings: &Settings, agent_stderr: Option<String>) -> Played {
+        let failure = match result.end_reason {
+            EndReason::Submitted => None,
+            reason => Some(end_reason_text(reason, result.failure.as_deref(), settings)),
+        };
+        Played {
+            result,
+            failure,
+            agent_stderr,
+        }
+    }
 }
 
 fn end_reason_text(reason: EndReason, detail: Option<&str>, settings: &Settings) -> String {
@@ -279,15 +285,7 @@ async fn play_command(
         }
     }
     let result = EpisodeResult::collect(&host.gym, start, info, "command", began)?;
-    let failure = match result.end_reason {
-        EndReason::Submitted => None,
-        reason => Some(end_reason_text(reason, result.failure.as_deref(), settings)),
-    };
-    Ok(Played {
-        result,
-        failure,
-        agent_stderr: Some(run.stderr),
-    })
+    Ok(Played::new(result, settings, Some(run.stderr)))
 }
 
 fn exit_status(exit: &AgentExit) -> String {
@@ -323,4 +321,21 @@ pub fn write_episode(
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// A runtime for a command, with Ctrl-C wired to `cancel`: the first Ctrl-C stops the
+/// agent and lets the episode clean up; the command then reports the interruption.
+pub fn runtime(cancel: &CancellationToken) -> anyhow::Result<tokio::runtime::Runtime> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let on_ctrl_c = cancel.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: stopping the agent and cleaning up …");
+            on_ctrl_c.cancel();
+        }
+    });
+    Ok(runtime)
 }

@@ -421,3 +421,27 @@ fn a_reader_that_leaves_early_does_not_make_otrashi_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn an_agent_that_closes_its_stdin_at_once_does_not_kill_otrashi() {
+    // Regression: with SIGPIPE restored to its default, writing the alert to an agent
+    // that had already exited killed otrashi itself (exit 141). The race is tight, so
+    // the test tries several times.
+    let name = first_bundled();
+    let out_dir = tempfile::tempdir().unwrap();
+    for _ in 0..8 {
+        let out = otrashi(&[
+            "run",
+            &name,
+            "--json",
+            "--agent",
+            "exec 0<&-; exit 3",
+            "--out",
+            out_dir.path().to_str().unwrap(),
+        ]);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        let v = stdout_json(&out);
+        let failure = v["failure"].as_str().unwrap_or_default();
+        assert!(failure.contains("exit status 3"), "{failure}");
+    }
+}

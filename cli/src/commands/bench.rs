@@ -96,9 +96,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         print_json(&Value::Object(figures))?;
     } else {
         for (name, value) in &figures {
-            println!("{name:<24} {value}");
+            outln!("{name:<24} {value}");
         }
-        println!("\n(one thread, this machine; `--json` for scripts)");
+        outln!("\n(one thread, this machine; `--json` for scripts)");
     }
     std::hint::black_box(sink);
     Ok(ExitCode::SUCCESS)

@@ -37,10 +37,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     };
     let cancel = CancellationToken::new();
     let settings = Settings::from_args(&args.agent, cancel.clone())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = session::runtime(&cancel)?;
 
     let total = scenarios.len() as u64 * args.seeds;
     let bar = ProgressBar::new(total);
@@ -52,12 +49,6 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         .progress_chars("=> "),
     );
     let rows = runtime.block_on(async {
-        let on_ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                on_ctrl_c.cancel();
-            }
-        });
         let mut rows = Vec::with_capacity(total as usize);
         for resolved in &scenarios {
             for seed in 0..args.seeds {
@@ -100,23 +91,23 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         print_table(&result);
     }
     for r in &found {
-        println!("regression: {r}");
+        outln!("regression: {r}");
     }
     if let Some(prev) = &previous {
         for name in prev.scenarios.keys() {
             if !result.scenarios.contains_key(name) {
-                println!("note: {name} is in the previous result but was not evaluated now");
+                outln!("note: {name} is in the previous result but was not evaluated now");
             }
         }
         if found.is_empty() {
-            println!(
+            outln!(
                 "no regression against the previous result (tolerance {})",
                 args.tolerance
             );
         }
     }
     if let Some(threshold) = under {
-        println!(
+        outln!(
             "mean score {:.3} is under --fail-under {threshold}",
             result.summary.mean_score
         );
@@ -187,23 +178,37 @@ fn row_of(played: &session::Played, dir: Option<String>) -> EpisodeRow {
 }
 
 fn print_table(result: &EvalResult) {
-    println!(
+    outln!(
         "{:<40} {:>8} {:>6} {:>6} {:>6}",
-        "SCENARIO", "EPISODES", "SCORE", "AC@1", "AC@3"
+        "SCENARIO",
+        "EPISODES",
+        "SCORE",
+        "AC@1",
+        "AC@3"
     );
     for (name, s) in &result.scenarios {
-        println!(
+        outln!(
             "{:<40} {:>8} {:>6.3} {:>6.2} {:>6.2}",
-            name, s.episodes, s.mean_score, s.ac1, s.ac3
+            name,
+            s.episodes,
+            s.mean_score,
+            s.ac1,
+            s.ac3
         );
     }
     let s = &result.summary;
-    println!(
+    outln!(
         "{:<40} {:>8} {:>6.3} {:>6.2} {:>6.2}",
-        "ALL", s.episodes, s.mean_score, s.ac1, s.ac3
+        "ALL",
+        s.episodes,
+        s.mean_score,
+        s.ac1,
+        s.ac3
     );
-    println!(
+    outln!(
         "\nagent {} · {} episodes · {} failed (no report, timeout or budget)",
-        result.agent, s.episodes, s.failures
+        result.agent,
+        s.episodes,
+        s.failures
     );
 }

@@ -20,20 +20,20 @@ pub fn run(args: &FaultsArgs) -> anyhow::Result<ExitCode> {
     for def in &selected {
         if current_level != Some(def.level) {
             current_level = Some(def.level);
-            println!("\n{}", def.level.as_str().to_uppercase());
+            outln!("\n{}", def.level.as_str().to_uppercase());
         }
-        println!("  {:<42} {}", def.kind.as_str(), def.description);
+        outln!("  {:<42} {}", def.kind.as_str(), def.description);
         let params: Vec<String> = def
             .params
             .iter()
             .map(|p| format!("{}={} {} [{}..{}]", p.name, p.default, p.unit, p.min, p.max))
             .collect();
         if !params.is_empty() {
-            println!("  {:<42} params: {}", "", params.join(", "));
+            outln!("  {:<42} params: {}", "", params.join(", "));
         }
-        println!("  {:<42} looks like: {}", "", def.signature);
+        outln!("  {:<42} looks like: {}", "", def.signature);
     }
-    println!(
+    outln!(
         "\n{} fault kinds. Use one in a scenario as `kind: <level>.<fault>`; `otrashi faults --json` has every range.",
         selected.len()
     );

@@ -25,6 +25,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
 
 /// Prints a JSON value on stdout, pretty.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

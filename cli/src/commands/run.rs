@@ -15,18 +15,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let resolved = resolve::scenario(&args.scenario)?;
     let cancel = CancellationToken::new();
     let settings = Settings::from_args(&args.agent, cancel.clone())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = session::runtime(&cancel)?;
     runtime.block_on(async move {
-        let on_ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: stopping the agent and cleaning up …");
-                on_ctrl_c.cancel();
-            }
-        });
         let gym = settings.gym(resolved.scenario.clone());
         let played = session::play(gym, &settings, args.seed).await?;
         let dir = session::episode_dir(&args.out, &played);

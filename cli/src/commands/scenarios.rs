@@ -52,23 +52,23 @@ fn list(json: bool) -> anyhow::Result<ExitCode> {
         print_json(&json!({"scenarios": rows, "topologies": topologies}))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<40} {:<10} FAULTS", "SCENARIO", "TOPOLOGY");
+    outln!("{:<40} {:<10} FAULTS", "SCENARIO", "TOPOLOGY");
     for row in &rows {
         let faults: Vec<&str> = row["faults"]
             .as_array()
             .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
             .unwrap_or_default();
-        println!(
+        outln!(
             "{:<40} {:<10} {}",
             row["name"].as_str().unwrap_or(""),
             row["topology"].as_str().unwrap_or(""),
             faults.join(", ")
         );
     }
-    println!("\nTopologies:");
+    outln!("\nTopologies:");
     for t in library::topologies() {
         if let Some(topology) = library::topology(t.name) {
-            println!(
+            outln!(
                 "  {:<10} {:>2} services, entry {}",
                 topology.name,
                 topology.services.len(),
@@ -76,7 +76,7 @@ fn list(json: bool) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    println!(
+    outln!(
         "\n{} scenarios. Run one with `otrashi run <SCENARIO>`; see one's incident with `otrashi scenarios sample <SCENARIO> --seed 1`.",
         rows.len()
     );
@@ -87,7 +87,7 @@ fn validate(files: &[String]) -> ExitCode {
     let mut invalid = 0usize;
     for file in files {
         match resolve::try_scenario(file) {
-            Ok(resolved) => println!(
+            Ok(resolved) => outln!(
                 "ok     {} ({}, {} fault{})",
                 resolved.origin,
                 resolved.scenario.metadata.name,
@@ -100,15 +100,15 @@ fn validate(files: &[String]) -> ExitCode {
             ),
             Err(ResolveError::Invalid(diags)) => {
                 invalid += 1;
-                println!("FAILED {file}\n{diags}\n");
+                outln!("FAILED {file}\n{diags}\n");
             }
             Err(ResolveError::NotFound(msg)) => {
                 invalid += 1;
-                println!("FAILED {file}\n{msg}\n");
+                outln!("FAILED {file}\n{msg}\n");
             }
         }
     }
-    println!(
+    outln!(
         "{} of {} file{} valid",
         files.len() - invalid,
         files.len(),
@@ -139,29 +139,32 @@ fn sample_one(file: &str, seed: u64, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn print_incident(incident: &Incident, truth: &GroundTruth) {
-    println!(
+    outln!(
         "incident  {} (seed {}, digest {})",
-        incident.scenario, incident.seed, incident.scenario_digest
+        incident.scenario,
+        incident.seed,
+        incident.scenario_digest
     );
-    println!(
+    outln!(
         "topology  {} ({} services, entry {})",
         incident.topology.name,
         incident.topology.services.len(),
         incident.topology.entry
     );
-    println!(
+    outln!(
         "load      {} rps, {}",
         incident.load.rps,
         incident.load.pattern.as_str()
     );
-    println!(
+    outln!(
         "timeline  warm-up {}, incident window {}",
-        incident.timeline.warmup, incident.timeline.duration
+        incident.timeline.warmup,
+        incident.timeline.duration
     );
-    println!("faults");
+    outln!("faults");
     for f in &incident.faults {
         let params: Vec<String> = f.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!(
+        outln!(
             "  {:<8} {:<36} on {:<12} {} → {} via {}  {}",
             f.id,
             f.kind.as_str(),
@@ -173,18 +176,22 @@ fn print_incident(incident: &Incident, truth: &GroundTruth) {
         );
     }
     if !incident.red_herrings.is_empty() {
-        println!("red herrings");
+        outln!("red herrings");
         for r in &incident.red_herrings {
-            println!("  {:<20} on {:<12} at {}", r.kind.as_str(), r.target, r.at);
+            outln!("  {:<20} on {:<12} at {}", r.kind.as_str(), r.target, r.at);
         }
     }
-    println!("ground truth");
+    outln!("ground truth");
     for c in &truth.root_causes {
-        println!(
+        outln!(
             "  root cause {} — {} ({} level, family {}) from {}",
-            c.component, c.fault, c.level, c.family, c.injected_at
+            c.component,
+            c.fault,
+            c.level,
+            c.family,
+            c.injected_at
         );
-        println!("    affects {}", c.affected.join(", "));
-        println!("    signals {}", c.signals.join(", "));
+        outln!("    affects {}", c.affected.join(", "));
+        outln!("    signals {}", c.signals.join(", "));
     }
 }

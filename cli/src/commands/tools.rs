@@ -13,8 +13,8 @@ pub fn run(args: &ToolsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for spec in tools::tool_specs() {
-        println!("{:<16} {}", spec.name, spec.description);
+        outln!("{:<16} {}", spec.name, spec.description);
     }
-    println!("\n`otrashi tools --json` prints each tool's JSON Schema in function-calling format.");
+    outln!("\n`otrashi tools --json` prints each tool's JSON Schema in function-calling format.");
     Ok(ExitCode::SUCCESS)
 }

@@ -60,7 +60,38 @@ fn clock_entropy() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+impl Episode {
+    /// How the episode has gone so far, for the scorer.
+    fn stats(&self, max_steps: u32, budget: std::time::Duration) -> EpisodeStats {
+        EpisodeStats {
+            steps: self.steps,
+            max_steps,
+            elapsed_s: self.started.elapsed().as_secs_f64(),
+            time_budget_s: budget.as_secs_f64(),
+            invalid_actions: self.invalid,
+        }
+    }
+}
+
 impl Gym {
+    /// Checks that an episode is running and returns the scorer and budgets for it.
+    fn running_episode(
+        &self,
+    ) -> Result<(Arc<dyn crate::scorer::Scorer>, u32, std::time::Duration), GymError> {
+        if self.closed {
+            return Err(GymError::Closed);
+        }
+        let ep = self.episode.as_ref().ok_or(GymError::NotReset)?;
+        if let Some(reason) = ep.ended {
+            return Err(GymError::EpisodeOver { reason });
+        }
+        Ok((
+            Arc::clone(&self.config.scorer),
+            self.config.max_steps,
+            self.config.time_budget,
+        ))
+    }
+
     /// A gym for a scenario on a backend.
     pub fn new(scenario: Scenario, backend: Arc<dyn Backend>, config: GymConfig) -> Gym {
         Gym {
@@ -229,16 +260,8 @@ impl Gym {
         &mut self,
         action: Result<Action, (String, String)>,
     ) -> Result<StepOutcome, GymError> {
-        if self.closed {
-            return Err(GymError::Closed);
-        }
-        let scorer = Arc::clone(&self.config.scorer);
-        let max_steps = self.config.max_steps;
-        let budget = self.config.time_budget;
+        let (scorer, max_steps, budget) = self.running_episode()?;
         let ep = self.episode.as_mut().ok_or(GymError::NotReset)?;
-        if let Some(reason) = ep.ended {
-            return Err(GymError::EpisodeOver { reason });
-        }
         ep.steps += 1;
         let (tool, args) = match &action {
             Ok(a) => (a.tool.clone(), a.args.clone()),
@@ -280,13 +303,7 @@ impl Gym {
                         Observation::error(Some(tools::SUBMIT_REPORT), msg)
                     }
                     Ok((report, report_warnings)) => {
-                        let stats = EpisodeStats {
-                            steps: ep.steps,
-                            max_steps,
-                            elapsed_s: ep.started.elapsed().as_secs_f64(),
-                            time_budget_s: budget.as_secs_f64(),
-                            invalid_actions: ep.invalid,
-                        };
+                        let stats = ep.stats(max_steps, budget);
                         let scored = scorer.score(
                             &report,
                             &ep.truth,
@@ -320,13 +337,7 @@ impl Gym {
         }
         let truncated = matches!(end, Some(EndReason::StepBudget | EndReason::TimeBudget));
         if truncated {
-            let stats = EpisodeStats {
-                steps: ep.steps,
-                max_steps,
-                elapsed_s: ep.started.elapsed().as_secs_f64(),
-                time_budget_s: budget.as_secs_f64(),
-                invalid_actions: ep.invalid,
-            };
+            let stats = ep.stats(max_steps, budget);
             let scored = scorer.truncated(&stats);
             reward = scored.total;
             ep.reward = Some(scored);
@@ -367,23 +378,9 @@ impl Gym {
     /// truncated with the rubric's truncation reward, the reason is recorded, and the
     /// truth is revealed in the returned info.
     pub fn abort(&mut self, reason: &str) -> Result<StepOutcome, GymError> {
-        if self.closed {
-            return Err(GymError::Closed);
-        }
-        let scorer = Arc::clone(&self.config.scorer);
-        let max_steps = self.config.max_steps;
-        let budget = self.config.time_budget;
+        let (scorer, max_steps, budget) = self.running_episode()?;
         let ep = self.episode.as_mut().ok_or(GymError::NotReset)?;
-        if let Some(reason) = ep.ended {
-            return Err(GymError::EpisodeOver { reason });
-        }
-        let stats = EpisodeStats {
-            steps: ep.steps,
-            max_steps,
-            elapsed_s: ep.started.elapsed().as_secs_f64(),
-            time_budget_s: budget.as_secs_f64(),
-            invalid_actions: ep.invalid,
-        };
+        let stats = ep.stats(max_steps, budget);
         let scored = scorer.truncated(&stats);
         let reward = scored.total;
         ep.reward = Some(scored);
