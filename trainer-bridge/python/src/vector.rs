@@ -1,6 +1,7 @@
 //! N environments stepped in parallel on scoped threads.
 
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::core::{Core, ResetOut, StepOut};
 use crate::error::BridgeError;
@@ -28,10 +29,19 @@ pub enum Answer {
     Skipped,
 }
 
+/// Spawning a scoped thread costs tens of microseconds, more than most tool calls: a
+/// batch is split across threads only when its estimated work per thread exceeds this.
+const PARALLEL_MIN_WORK: Duration = Duration::from_micros(200);
+
 /// N environments over the same options.
 pub struct VecCore {
     envs: Vec<Core>,
     threads: usize,
+    /// A running mean of the time one step takes, to decide whether a batch of steps is
+    /// worth spreading over threads. Resets (a whole simulation) always are.
+    step_cost: Duration,
+    /// [`PARALLEL_MIN_WORK`], or zero in tests to force threads.
+    parallel_min_work: Duration,
 }
 
 impl VecCore {
@@ -50,6 +60,8 @@ impl VecCore {
         Ok(VecCore {
             envs,
             threads: threads.clamp(1, num_envs),
+            step_cost: Duration::ZERO,
+            parallel_min_work: PARALLEL_MIN_WORK,
         })
     }
 
@@ -75,9 +87,24 @@ impl VecCore {
             )));
         }
         let chunk = self.envs.len().div_ceil(self.threads);
-        if self.threads == 1 {
-            return run_chunk(&mut self.envs, commands).into_iter().collect();
+        let steps = commands
+            .iter()
+            .filter(|c| matches!(c, Command::Step(_)))
+            .count();
+        let resets = commands.iter().any(|c| matches!(c, Command::Reset(_)));
+        let per_thread =
+            self.step_cost * u32::try_from(steps.div_ceil(self.threads)).unwrap_or(u32::MAX);
+        if self.threads == 1 || (!resets && per_thread < self.parallel_min_work) {
+            let started = Instant::now();
+            let answers = run_chunk(&mut self.envs, commands);
+            if !resets && steps > 0 {
+                self.observe_step_cost(
+                    started.elapsed() / u32::try_from(steps).unwrap_or(u32::MAX),
+                );
+            }
+            return answers.into_iter().collect();
         }
+        let started = Instant::now();
         let mut commands = commands.into_iter();
         let results: Vec<Vec<Result<Answer, BridgeError>>> = thread::scope(|scope| {
             let handles: Vec<_> = self
@@ -96,7 +123,21 @@ impl VecCore {
                 })
                 .collect()
         });
+        if !resets && steps > 0 {
+            // Wall time times threads over steps: the cost of one step, spawning included.
+            let threads = u32::try_from(self.threads).unwrap_or(u32::MAX);
+            let steps = u32::try_from(steps).unwrap_or(u32::MAX);
+            self.observe_step_cost(started.elapsed() * threads / steps);
+        }
         results.into_iter().flatten().collect()
+    }
+
+    fn observe_step_cost(&mut self, cost: Duration) {
+        self.step_cost = if self.step_cost.is_zero() {
+            cost
+        } else {
+            (self.step_cost * 3 + cost) / 4
+        };
     }
 
     /// Closes every environment.
@@ -131,6 +172,8 @@ mod tests {
         })
         .unwrap();
         let mut par = VecCore::new(&prepared, 5, 3).unwrap();
+        // Every batch on threads, however cheap its steps.
+        par.parallel_min_work = Duration::ZERO;
         let mut seq = VecCore::new(&prepared, 5, 1).unwrap();
         let resets: Vec<Command> = (0..5).map(|i| Command::Reset(10 + i)).collect();
         assert_eq!(par.run(resets.clone()).unwrap(), seq.run(resets).unwrap());
