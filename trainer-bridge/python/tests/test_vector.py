@@ -145,3 +145,20 @@ def test_vector_render_and_errors() -> None:
         venv.step(["{}"])
     with pytest.raises(otrashi.ConfigError):
         otrashi.make_vec(SCENARIO, num_envs=0)
+
+
+def test_gymnasium_sync_vectorization_agrees_with_the_rust_vector_env() -> None:
+    sync = gymnasium.make_vec(
+        "otrashi/shop-oom-kill", num_envs=2, vectorization_mode="sync", max_steps=MAX_STEPS
+    )
+    rust = otrashi.make_vec("shop-oom-kill", num_envs=2, max_steps=MAX_STEPS)
+    assert sync.reset(seed=7)[0] == rust.reset(seed=7)[0]
+    for t in range(5):
+        actions = [{"tool": "list_services"}, "garbage" if t % 2 else report("cart")]
+        got_sync = sync.step(actions)
+        got_rust = rust.step(actions)
+        assert got_sync[0] == got_rust[0]
+        for a, b in zip(got_sync[1:4], got_rust[1:4]):
+            assert a.tolist() == b.tolist()
+    sync.close()
+    rust.close()
