@@ -202,5 +202,7 @@ class OtrashiVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         """Ends every sub-environment."""
-        self._core.close()
+        core = getattr(self, "_core", None)  # absent when the constructor failed
+        if core is not None:
+            core.close()
 
