@@ -162,3 +162,11 @@ def test_gymnasium_sync_vectorization_agrees_with_the_rust_vector_env() -> None:
             assert a.tolist() == b.tolist()
     sync.close()
     rust.close()
+
+
+def test_sub_environment_generators_follow_the_seeds() -> None:
+    venv = otrashi.make_vec(SCENARIO, num_envs=3)
+    venv.reset(seed=[4, None, 9])
+    seeds = venv.np_random_seed
+    assert seeds[0] == 4 and seeds[2] == 9 and seeds[1] == -1
+    assert len(venv.np_random) == 3

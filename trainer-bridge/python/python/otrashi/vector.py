@@ -88,11 +88,18 @@ class OtrashiVectorEnv(VectorEnv):
         """Each sub-environment's generator (created from entropy when not seeded yet)."""
         return tuple(self._rng(i) for i in range(self.num_envs))
 
+    @property
+    def np_random_seed(self) -> tuple[int | None, ...]:
+        """The seed of each sub-environment's generator (-1 when drawn from entropy,
+        ``None`` before it exists), as ``Env.np_random_seed``."""
+        return tuple(self._rng_seeds)
+
     def _rng(self, i: int) -> np.random.Generator:
         rng = self._rngs[i]
         if rng is None:
-            rng, self._rng_seeds[i] = seeding.np_random()
-            self._rngs[i] = rng
+            # As `Env.np_random`: a generator made lazily from entropy reports seed -1.
+            rng, _ = seeding.np_random()
+            self._rngs[i], self._rng_seeds[i] = rng, -1
         return rng
 
     def _episode_seed(self, i: int, seed: int | None) -> int:
