@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, SupportsFloat
+from typing import Any
 
 import gymnasium as gym
 
@@ -89,7 +89,7 @@ class OtrashiEnv(gym.Env[str, Any]):
         observation, info = self._core.reset(episode_seed)
         return observation, json.loads(info)
 
-    def step(self, action: Any) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Runs one tool call."""
         observation, reward, terminated, truncated, info = self._core.step(
             _common.action_text(action)

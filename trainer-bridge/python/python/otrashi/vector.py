@@ -83,13 +83,13 @@ class OtrashiVectorEnv(VectorEnv):
         """The agent's tools in the OpenAI function-calling format."""
         return tool_specs()
 
-    @property
-    def np_random(self) -> tuple[np.random.Generator, ...]:
+    @property  # type: ignore[misc]
+    def np_random(self) -> tuple[np.random.Generator, ...]:  # type: ignore[override]
         """Each sub-environment's generator (created from entropy when not seeded yet)."""
         return tuple(self._rng(i) for i in range(self.num_envs))
 
     @property
-    def np_random_seed(self) -> tuple[int | None, ...]:
+    def np_random_seed(self) -> tuple[int | None, ...]:  # type: ignore[override]
         """The seed of each sub-environment's generator (-1 when drawn from entropy,
         ``None`` before it exists), as ``Env.np_random_seed``."""
         return tuple(self._rng_seeds)
@@ -141,14 +141,24 @@ class OtrashiVectorEnv(VectorEnv):
         run_seeds = [
             self._episode_seed(i, s) if mask[i] else None for i, s in enumerate(seeds)
         ]
-        results = self._core.run(run_seeds, [None] * self.num_envs)
         infos: dict[str, Any] = {}
-        for i, (obs, _, _, _, info) in enumerate(results):
-            if mask[i]:
-                self._observations[i] = obs
+        for i, result in enumerate(self._run(run_seeds, [None] * self.num_envs)):
+            if result is not None:
+                self._observations[i] = result[0]
                 self._autoreset[i] = False
-                infos = self._add_info(infos, json.loads(info), i)
+                infos = self._add_info(infos, result[4], i)
         return tuple(self._observations), infos
+
+    def _run(
+        self, seeds: list[int | None], actions: list[str | None]
+    ) -> list[tuple[str, float, bool, bool, dict[str, Any]] | None]:
+        """One parallel call into Rust; ``None`` for the sub-environments left alone."""
+        return [
+            None
+            if obs is None or info is None
+            else (obs, reward, terminated, truncated, json.loads(info))
+            for obs, reward, terminated, truncated, info in self._core.run(seeds, actions)
+        ]
 
     def step(
         self, actions: Sequence[Any]
@@ -158,7 +168,8 @@ class OtrashiVectorEnv(VectorEnv):
         actions = list(actions)
         if len(actions) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} actions, got {len(actions)}")
-        texts = [_common.action_text(a) for a in actions]
+        texts: list[str | None] = [_common.action_text(a) for a in actions]
+        seeds: list[int | None]
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             seeds = [
                 _common.draw_seed(self._rng(i)) if self._autoreset[i] else None
@@ -166,42 +177,41 @@ class OtrashiVectorEnv(VectorEnv):
             ]
         else:
             seeds = [None] * self.num_envs
-        results = self._core.run(seeds, texts)
+        results = self._run(seeds, texts)
 
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminations = np.zeros(self.num_envs, dtype=np.bool_)
         truncations = np.zeros(self.num_envs, dtype=np.bool_)
         env_infos: list[dict[str, Any]] = []
-        for i, (obs, reward, terminated, truncated, info) in enumerate(results):
-            self._observations[i] = obs
-            rewards[i] = reward
-            terminations[i] = terminated
-            truncations[i] = truncated
-            env_infos.append(json.loads(info))
+        for i, result in enumerate(results):
+            if result is None:
+                raise RuntimeError(f"sub-environment {i} was not stepped")
+            self._observations[i], rewards[i], terminations[i], truncations[i], info = result
+            env_infos.append(info)
         ended = np.logical_or(terminations, truncations)
 
         infos: dict[str, Any] = {}
         if self.autoreset_mode == AutoresetMode.SAME_STEP and ended.any():
-            reset_seeds = [
+            reset_seeds: list[int | None] = [
                 _common.draw_seed(self._rng(i)) if ended[i] else None
                 for i in range(self.num_envs)
             ]
-            resets = self._core.run(reset_seeds, [None] * self.num_envs)
-            for i, (obs, _, _, _, info) in enumerate(resets):
-                if ended[i]:
+            resets = self._run(reset_seeds, [None] * self.num_envs)
+            for i, reset in enumerate(resets):
+                if reset is not None:
                     infos = self._add_info(
                         infos,
                         {"final_obs": self._observations[i], "final_info": env_infos[i]},
                         i,
                     )
-                    self._observations[i] = obs
-                    env_infos[i] = json.loads(info)
+                    self._observations[i] = reset[0]
+                    env_infos[i] = reset[4]
         for i, info in enumerate(env_infos):
             infos = self._add_info(infos, info, i)
         self._autoreset = ended
         return tuple(self._observations), rewards, terminations, truncations, infos
 
-    def render(self) -> tuple[str | None, ...] | None:
+    def render(self) -> tuple[str | None, ...] | None:  # type: ignore[override]
         """Each sub-environment's episode so far as text, in ``ansi`` mode."""
         if self.render_mode != "ansi":
             return None
