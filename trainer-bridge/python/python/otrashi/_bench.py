@@ -26,10 +26,15 @@ def _python_steps(n: int) -> float:
 
 def _bench_step_overhead_us(n: int = 2000, repeats: int = 5) -> dict[str, Any]:
     """Times ``n`` cheap steps (``list_services``) from Python and from Rust, ``repeats``
-    times each (the best of each is kept, to shed scheduling noise), and returns the
-    per-step figures in microseconds, ``py_step_overhead_us`` being the difference."""
-    rust = min(_bench_rust_steps(n, _SCENARIO) for _ in range(repeats))
-    python = min(_python_steps(n) for _ in range(repeats))
+    times each, alternating (the best of each is kept, to shed scheduling noise on a
+    shared machine), and returns the per-step figures in microseconds,
+    ``py_step_overhead_us`` being the difference."""
+    rust_runs: list[float] = []
+    python_runs: list[float] = []
+    for _ in range(repeats):
+        rust_runs.append(_bench_rust_steps(n, _SCENARIO))
+        python_runs.append(_python_steps(n))
+    rust, python = min(rust_runs), min(python_runs)
     rust_us = rust / n * 1e6
     py_us = python / n * 1e6
     return {
