@@ -123,3 +123,48 @@ fn resolve_scenario(arg: &str) -> Result<Scenario, BridgeError> {
 pub fn bundled_names() -> Vec<&'static str> {
     library::scenarios().iter().map(|s| s.name).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(scenario: &str) -> EnvOptions {
+        EnvOptions {
+            scenario: scenario.into(),
+            backend: "sim".into(),
+            ..EnvOptions::default()
+        }
+    }
+
+    #[test]
+    fn bundled_names_and_defaults_load() {
+        let p = Prepared::load(&opts("shop-oom-kill")).unwrap();
+        assert_eq!(p.scenario_name(), "shop-oom-kill");
+        assert_eq!(p.max_steps(), 30);
+        assert_eq!(p.time_budget_s(), 600.0);
+        assert_eq!(bundled_names().len(), library::scenarios().len());
+    }
+
+    #[test]
+    fn bad_options_are_config_errors() {
+        let mut o = opts("shop-oom-kill");
+        o.max_steps = Some(0);
+        assert!(matches!(Prepared::load(&o), Err(BridgeError::Config(_))));
+        let mut o = opts("shop-oom-kill");
+        o.time_budget_s = Some(f64::NAN);
+        assert!(matches!(Prepared::load(&o), Err(BridgeError::Config(_))));
+        let mut o = opts("shop-oom-kill");
+        o.backend = "docker".into();
+        assert!(
+            matches!(Prepared::load(&o), Err(BridgeError::Config(m)) if m.contains("`docker`"))
+        );
+    }
+
+    #[test]
+    fn unknown_names_suggest_the_closest() {
+        match Prepared::load(&opts("shop-oom-kil")) {
+            Err(BridgeError::NotFound(m)) => assert!(m.contains("`shop-oom-kill`"), "{m}"),
+            _ => panic!("expected NotFound"),
+        }
+    }
+}
