@@ -170,3 +170,12 @@ def test_sub_environment_generators_follow_the_seeds() -> None:
     seeds = venv.np_random_seed
     assert seeds[0] == 4 and seeds[2] == 9 and seeds[1] == -1
     assert len(venv.np_random) == 3
+
+
+def test_a_group_of_rollouts_of_one_incident() -> None:
+    venv = otrashi.make_vec(SCENARIO, num_envs=3)
+    obs, infos = venv.reset(seed=[8, 8, 8])
+    assert obs[0] == obs[1] == obs[2]
+    assert infos["seed"].tolist() == [8, 8, 8]
+    obs, rewards, *_ = venv.step([report("db"), report("api"), "bad"])
+    assert len(set(obs)) == 3
