@@ -3,6 +3,7 @@
 //! `VectorEnv`; they are not meant to be used directly.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use pyo3::prelude::*;
 
@@ -149,9 +150,11 @@ pub struct RustVecEnv {
 
 #[pymethods]
 impl RustVecEnv {
-    /// `num_envs` environments; `threads` defaults to the machine's parallelism.
+    /// `num_envs` environments; `threads` defaults to the machine's parallelism;
+    /// `parallel_min_work_us` is the estimated work per thread below which a batch of
+    /// steps runs on one thread (default 200; 0 always uses the threads).
     #[new]
-    #[pyo3(signature = (scenario, num_envs, backend="sim".to_owned(), max_steps=None, time_budget_s=None, rubric=None, threads=None))]
+    #[pyo3(signature = (scenario, num_envs, backend="sim".to_owned(), max_steps=None, time_budget_s=None, rubric=None, threads=None, parallel_min_work_us=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -162,14 +165,30 @@ impl RustVecEnv {
         time_budget_s: Option<f64>,
         rubric: Option<PathBuf>,
         threads: Option<usize>,
+        parallel_min_work_us: Option<f64>,
     ) -> PyResult<RustVecEnv> {
         let opts = options(scenario, backend, max_steps, time_budget_s, rubric);
         let threads = threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
-        let envs = py
+        let min_work = match parallel_min_work_us {
+            None => None,
+            Some(us) => Some(
+                Duration::try_from_secs_f64(us / 1e6)
+                    .map_err(|_| {
+                        BridgeError::Config(format!(
+                            "parallel_min_work_us must be a number of microseconds >= 0, got {us}"
+                        ))
+                    })
+                    .map_err(|e| to_py(py, e))?,
+            ),
+        };
+        let mut envs = py
             .detach(|| VecCore::new(&Prepared::load(&opts)?, num_envs, threads))
             .map_err(|e| to_py(py, e))?;
+        if let Some(work) = min_work {
+            envs.set_parallel_min_work(work);
+        }
         Ok(RustVecEnv { envs })
     }
 

@@ -65,6 +65,12 @@ impl VecCore {
         })
     }
 
+    /// Sets the estimated work per thread below which a batch of steps runs on the
+    /// calling thread (default 200 µs); zero spreads every batch over threads.
+    pub fn set_parallel_min_work(&mut self, work: Duration) {
+        self.parallel_min_work = work;
+    }
+
     /// How many environments.
     pub fn len(&self) -> usize {
         self.envs.len()
@@ -173,7 +179,7 @@ mod tests {
         .unwrap();
         let mut par = VecCore::new(&prepared, 5, 3).unwrap();
         // Every batch on threads, however cheap its steps.
-        par.parallel_min_work = Duration::ZERO;
+        par.set_parallel_min_work(Duration::ZERO);
         let mut seq = VecCore::new(&prepared, 5, 1).unwrap();
         let resets: Vec<Command> = (0..5).map(|i| Command::Reset(10 + i)).collect();
         assert_eq!(par.run(resets.clone()).unwrap(), seq.run(resets).unwrap());

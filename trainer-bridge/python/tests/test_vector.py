@@ -68,7 +68,10 @@ def _info_of(infos: dict, i: int) -> dict:
 def test_vector_equals_sequential(threads: int) -> None:
     seed, steps = 100, 9
     expected = _sequential(seed, steps)
-    venv = otrashi.make_vec(SCENARIO, num_envs=N, max_steps=MAX_STEPS, threads=threads)
+    # parallel_min_work_us=0: every batch on the threads, however cheap its steps.
+    venv = otrashi.make_vec(
+        SCENARIO, num_envs=N, max_steps=MAX_STEPS, threads=threads, parallel_min_work_us=0
+    )
     assert isinstance(venv, VectorEnv)
     obs, infos = venv.reset(seed=seed)
     assert isinstance(obs, tuple) and len(obs) == N
@@ -145,6 +148,8 @@ def test_vector_render_and_errors() -> None:
         venv.step(["{}"])
     with pytest.raises(otrashi.ConfigError):
         otrashi.make_vec(SCENARIO, num_envs=0)
+    with pytest.raises(otrashi.ConfigError):
+        otrashi.make_vec(SCENARIO, num_envs=2, parallel_min_work_us=-1.0)
 
 
 def test_gymnasium_sync_vectorization_agrees_with_the_rust_vector_env() -> None:

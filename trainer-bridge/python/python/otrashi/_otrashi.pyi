@@ -61,6 +61,7 @@ class RustVecEnv:
         time_budget_s: Optional[float] = None,
         rubric: Optional[str] = None,
         threads: Optional[int] = None,
+        parallel_min_work_us: Optional[float] = None,
     ) -> None: ...
     def run(
         self, seeds: list[Optional[int]], actions: list[Optional[str]]

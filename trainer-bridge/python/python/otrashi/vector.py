@@ -30,6 +30,11 @@ class OtrashiVectorEnv(VectorEnv):
     ``Tuple``); actions a sequence of JSON strings or dicts. The autoreset mode is
     ``NEXT_STEP`` by default (``SAME_STEP`` and ``DISABLED`` are supported); see
     ``metadata["autoreset_mode"]``.
+
+    ``threads`` caps the worker threads (default: the machine's parallelism). Spawning
+    a thread costs more than a cheap tool call, so a batch of steps is spread over
+    threads only when its estimated work per thread exceeds ``parallel_min_work_us``
+    (default 200; 0 spreads every batch); resets always are.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -46,6 +51,7 @@ class OtrashiVectorEnv(VectorEnv):
         render_mode: str | None = None,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         threads: int | None = None,
+        parallel_min_work_us: float | None = None,
     ) -> None:
         if render_mode is not None and render_mode != "ansi":
             raise ConfigError(
@@ -64,6 +70,7 @@ class OtrashiVectorEnv(VectorEnv):
             time_budget_s,
             None if rubric is None else os.fspath(rubric),
             threads,
+            parallel_min_work_us,
         )
         self.num_envs = num_envs
         self.render_mode = render_mode
