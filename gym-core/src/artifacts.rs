@@ -193,6 +193,13 @@ pub fn write_episode_dir(
     )?;
     write_jsonl(&dir.join("trajectory.jsonl"), &result.trajectory)?;
 
+    write_telemetry_dir(&tele_dir, t)
+}
+
+/// Writes the `telemetry/` files of an episode directory into `tele_dir` (which must
+/// exist): `alert.json` and one JSONL file per modality. Datasets reuse it so that an
+/// incident's telemetry reads the same as an episode's.
+pub fn write_telemetry_dir(tele_dir: &Path, t: &Telemetry) -> Result<(), ArtifactError> {
     let alert = json!({
         "name": t.alert.name, "service": t.alert.service, "severity": t.alert.severity,
         "summary": t.alert.summary, "time": wall(t, t.alert.t_ms), "t_ms": t.alert.t_ms,
