@@ -220,7 +220,9 @@ async fn call_tool<H: ToolHost>(
             Err(e) => {
                 return (
                     StatusCode::BAD_REQUEST,
-                    Json(json!({"error": format!("the request body is not JSON: {e}; send the tool's arguments as a JSON object")})),
+                    Json(
+                        json!({"error": format!("the request body is not JSON: {e}; send the tool's arguments as a JSON object")}),
+                    ),
                 )
             }
         }

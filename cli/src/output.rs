@@ -75,7 +75,10 @@ pub fn print_episode(played: &Played, settings: &Settings, dir: &Path) {
                 );
                 for e in cause.evidence.iter().take(4) {
                     let service = e.service.as_deref().unwrap_or("-");
-                    println!("       evidence {}:{}@{} {}", e.kind, e.signal, service, e.note);
+                    println!(
+                        "       evidence {}:{}@{} {}",
+                        e.kind, e.signal, service, e.note
+                    );
                 }
             }
             if !report.summary.is_empty() {

@@ -106,7 +106,10 @@ impl EvalResult {
     pub fn new(agent: &str, backend: &str, episodes: Vec<EpisodeRow>) -> EvalResult {
         let mut by_scenario: BTreeMap<String, Vec<&EpisodeRow>> = BTreeMap::new();
         for row in &episodes {
-            by_scenario.entry(row.scenario.clone()).or_default().push(row);
+            by_scenario
+                .entry(row.scenario.clone())
+                .or_default()
+                .push(row);
         }
         let scenarios = by_scenario
             .into_iter()
@@ -205,8 +208,14 @@ mod tests {
         let truth = vec!["cart".to_owned()];
         let p = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(EpisodeRow::accuracy(&p(&["cart"]), &truth), (true, true));
-        assert_eq!(EpisodeRow::accuracy(&p(&["a", "b", "cart"]), &truth), (false, true));
-        assert_eq!(EpisodeRow::accuracy(&p(&["a", "b", "c", "cart"]), &truth), (false, false));
+        assert_eq!(
+            EpisodeRow::accuracy(&p(&["a", "b", "cart"]), &truth),
+            (false, true)
+        );
+        assert_eq!(
+            EpisodeRow::accuracy(&p(&["a", "b", "c", "cart"]), &truth),
+            (false, false)
+        );
         assert_eq!(EpisodeRow::accuracy(&[], &truth), (false, false));
     }
 
@@ -235,7 +244,8 @@ mod tests {
         assert!(regressions(&before, &small, 0.05).is_empty());
         let worse = EvalResult::new("b", "sim", vec![row("a", 0, 0.2, &["y"], "x")]);
         let found = regressions(&before, &worse, 0.05);
-        let scopes: Vec<(&str, &str)> = found.iter().map(|r| (r.scope.as_str(), r.metric)).collect();
+        let scopes: Vec<(&str, &str)> =
+            found.iter().map(|r| (r.scope.as_str(), r.metric)).collect();
         assert!(scopes.contains(&("a", "mean_score")));
         assert!(scopes.contains(&("a", "ac1")));
         assert!(scopes.contains(&("overall", "mean_score")));

@@ -35,7 +35,9 @@ impl AgentSpec {
     /// Reads `--agent`.
     pub fn parse(text: &str) -> anyhow::Result<AgentSpec> {
         match text.trim() {
-            "" => Err(InputError("--agent is empty; use baseline, random or a command".into()).into()),
+            "" => {
+                Err(InputError("--agent is empty; use baseline, random or a command".into()).into())
+            }
             "baseline" => Ok(AgentSpec::Baseline),
             "random" => Ok(AgentSpec::Random),
             cmd => Ok(AgentSpec::Command(cmd.to_owned())),
@@ -308,7 +310,11 @@ pub fn episode_dir(out: &std::path::Path, played: &Played) -> PathBuf {
 }
 
 /// Writes the episode's directory: the gym's artifacts plus the agent's stderr.
-pub fn write_episode(dir: &std::path::Path, played: &Played, scenario: &Scenario) -> anyhow::Result<()> {
+pub fn write_episode(
+    dir: &std::path::Path,
+    played: &Played,
+    scenario: &Scenario,
+) -> anyhow::Result<()> {
     otrashi_gym::artifacts::write_episode_dir(dir, &played.result, scenario)
         .with_context(|| format!("cannot write the episode directory {}", dir.display()))?;
     if let Some(stderr) = &played.agent_stderr {

@@ -53,7 +53,10 @@ fn help_teaches_by_example_on_every_command() {
         let out = otrashi(&cmd);
         assert!(out.status.success(), "{cmd:?}");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("Example"), "{cmd:?} --help has no example:\n{text}");
+        assert!(
+            text.contains("Example"),
+            "{cmd:?} --help has no example:\n{text}"
+        );
     }
 }
 
@@ -73,14 +76,21 @@ fn faults_lists_at_least_25_kinds_over_three_levels() {
 fn validate_exits_zero_only_when_all_files_are_valid() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
-    std::fs::write(&bad, "apiVersion: otrashi/v1\nkind: Scenario\nmetadata: {name: x}\nfaults: []\n").unwrap();
+    std::fs::write(
+        &bad,
+        "apiVersion: otrashi/v1\nkind: Scenario\nmetadata: {name: x}\nfaults: []\n",
+    )
+    .unwrap();
     let good = first_bundled();
     let out = otrashi(&["scenarios", "validate", &good]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     let out = otrashi(&["scenarios", "validate", &good, bad.to_str().unwrap()]);
     assert_eq!(code(&out), 1);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("bad.yaml:"), "diagnostics name the file:\n{text}");
+    assert!(
+        text.contains("bad.yaml:"),
+        "diagnostics name the file:\n{text}"
+    );
 }
 
 #[test]
@@ -108,7 +118,10 @@ fn schema_is_json_schema() {
     let out = otrashi(&["scenarios", "schema"]);
     assert!(out.status.success());
     let v = stdout_json(&out);
-    assert!(v["$schema"].as_str().unwrap_or_default().contains("json-schema.org"));
+    assert!(v["$schema"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("json-schema.org"));
 }
 
 #[test]
@@ -144,7 +157,12 @@ fn assert_episode_dir(dir: &Path) {
         "report.json",
         "score.json",
     ] {
-        assert!(dir.join(file).exists(), "{} missing in {}", file, dir.display());
+        assert!(
+            dir.join(file).exists(),
+            "{} missing in {}",
+            file,
+            dir.display()
+        );
     }
 }
 
@@ -161,7 +179,11 @@ fn run_json_prints_report_truth_and_score_and_writes_the_episode() {
         "--out",
         out_dir.path().to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = stdout_json(&out);
     let total = v["score"]["total"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&total));
@@ -189,7 +211,11 @@ fn a_command_agent_that_hangs_is_killed_and_scored_as_a_failure() {
         "--out",
         out_dir.path().to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = stdout_json(&out);
     assert_eq!(v["score"]["total"].as_f64(), Some(0.0));
     let failure = v["failure"].as_str().unwrap_or_default();
@@ -209,7 +235,11 @@ fn a_command_agent_that_prints_garbage_fails_with_the_reason() {
         "--out",
         out_dir.path().to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = stdout_json(&out);
     assert_eq!(v["score"]["total"].as_f64(), Some(0.0));
     assert!(v["failure"].as_str().unwrap_or_default().contains("report"));
@@ -220,7 +250,11 @@ fn eval_compare_fails_on_a_regression() {
     let name = first_bundled();
     let dir = tempfile::tempdir().unwrap();
     let out = otrashi(&["eval", &name, "--seeds", "2", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut result = stdout_json(&out);
     for key in ["mean_score", "ac1", "ac3", "episodes"] {
         assert!(!result["summary"][key].is_null(), "summary.{key}");
@@ -229,14 +263,28 @@ fn eval_compare_fails_on_a_regression() {
     // The same run compared with itself passes …
     let same = dir.path().join("same.json");
     std::fs::write(&same, serde_json::to_vec(&result).unwrap()).unwrap();
-    let out = otrashi(&["eval", &name, "--seeds", "2", "--compare", same.to_str().unwrap()]);
+    let out = otrashi(&[
+        "eval",
+        &name,
+        "--seeds",
+        "2",
+        "--compare",
+        same.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     // … and a previous result that was better fails.
     result["summary"]["mean_score"] = Value::from(1.0);
     result["summary"]["ac1"] = Value::from(1.0);
     let better = dir.path().join("better.json");
     std::fs::write(&better, serde_json::to_vec(&result).unwrap()).unwrap();
-    let out = otrashi(&["eval", &name, "--seeds", "2", "--compare", better.to_str().unwrap()]);
+    let out = otrashi(&[
+        "eval",
+        &name,
+        "--seeds",
+        "2",
+        "--compare",
+        better.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("regression"));
 }
@@ -345,7 +393,11 @@ fn the_example_python_agent_investigates_and_is_scored() {
         "--out",
         out_dir.path().to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = stdout_json(&out);
     assert!(v["failure"].is_null(), "the agent failed: {}", v["failure"]);
     assert_eq!(v["end_reason"], "submitted");

@@ -59,7 +59,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         .map(|s| s.source)
         .unwrap_or_default();
     let parses = rate(budget.min(Duration::from_secs(1)), || {
-        sink = sink.wrapping_add(otrashi_scenarios::parse_str(source, "bench.yaml").is_ok() as usize);
+        sink =
+            sink.wrapping_add(otrashi_scenarios::parse_str(source, "bench.yaml").is_ok() as usize);
     });
     figures.insert("scenario_parse_us".into(), json!(round2(1e6 / parses)));
 

@@ -45,9 +45,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let total = scenarios.len() as u64 * args.seeds;
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} episodes · {elapsed} · {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {pos}/{len} episodes · {elapsed} · {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     let rows = runtime.block_on(async {
         let on_ctrl_c = cancel.clone();
@@ -64,9 +66,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 }
                 bar.set_message(format!("{} seed {seed}", resolved.scenario.metadata.name));
                 let gym = settings.gym(resolved.scenario.clone());
-                let played = session::play(gym, &settings, Some(seed)).await.with_context(|| {
-                    format!("{} seed {seed}", resolved.scenario.metadata.name)
-                })?;
+                let played = session::play(gym, &settings, Some(seed))
+                    .await
+                    .with_context(|| format!("{} seed {seed}", resolved.scenario.metadata.name))?;
                 let dir = match &args.out {
                     Some(out) => {
                         let dir = session::episode_dir(out, &played);
@@ -107,7 +109,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if found.is_empty() {
-            println!("no regression against the previous result (tolerance {})", args.tolerance);
+            println!(
+                "no regression against the previous result (tolerance {})",
+                args.tolerance
+            );
         }
     }
     if let Some(threshold) = under {
@@ -124,8 +129,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn read_previous(path: &std::path::Path) -> anyhow::Result<EvalResult> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("cannot read --compare file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        InputError(format!(
+            "cannot read --compare file {}: {e}",
+            path.display()
+        ))
+    })?;
     let result: EvalResult = serde_json::from_str(&text).map_err(|e| {
         InputError(format!(
             "{} is not an `otrashi eval --json` result ({e}); produce one with `otrashi eval … --json > {}`",
@@ -146,11 +155,21 @@ fn read_previous(path: &std::path::Path) -> anyhow::Result<EvalResult> {
 
 fn row_of(played: &session::Played, dir: Option<String>) -> EpisodeRow {
     let r = &played.result;
-    let truth: Vec<String> = r.truth.root_causes.iter().map(|c| c.component.clone()).collect();
+    let truth: Vec<String> = r
+        .truth
+        .root_causes
+        .iter()
+        .map(|c| c.component.clone())
+        .collect();
     let predicted: Vec<String> = r
         .report
         .as_ref()
-        .map(|rep| rep.root_causes.iter().map(|c| c.component.clone()).collect())
+        .map(|rep| {
+            rep.root_causes
+                .iter()
+                .map(|c| c.component.clone())
+                .collect()
+        })
         .unwrap_or_default();
     let (ac1, ac3) = EpisodeRow::accuracy(&predicted, &truth);
     EpisodeRow {

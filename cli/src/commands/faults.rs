@@ -26,12 +26,7 @@ pub fn run(args: &FaultsArgs) -> anyhow::Result<ExitCode> {
         let params: Vec<String> = def
             .params
             .iter()
-            .map(|p| {
-                format!(
-                    "{}={} {} [{}..{}]",
-                    p.name, p.default, p.unit, p.min, p.max
-                )
-            })
+            .map(|p| format!("{}={} {} [{}..{}]", p.name, p.default, p.unit, p.min, p.max))
             .collect();
         if !params.is_empty() {
             println!("  {:<42} params: {}", "", params.join(", "));

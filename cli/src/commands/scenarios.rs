@@ -92,7 +92,11 @@ fn validate(files: &[String]) -> ExitCode {
                 resolved.origin,
                 resolved.scenario.metadata.name,
                 resolved.scenario.faults.len(),
-                if resolved.scenario.faults.len() == 1 { "" } else { "s" }
+                if resolved.scenario.faults.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ),
             Err(ResolveError::Invalid(diags)) => {
                 invalid += 1;
@@ -119,8 +123,12 @@ fn validate(files: &[String]) -> ExitCode {
 
 fn sample_one(file: &str, seed: u64, json: bool) -> anyhow::Result<ExitCode> {
     let resolved = resolve::scenario(file)?;
-    let incident = sample(&resolved.scenario, seed)
-        .map_err(|e| InputError(format!("{}: cannot sample seed {seed}: {e}", resolved.origin)))?;
+    let incident = sample(&resolved.scenario, seed).map_err(|e| {
+        InputError(format!(
+            "{}: cannot sample seed {seed}: {e}",
+            resolved.origin
+        ))
+    })?;
     let truth = GroundTruth::derive(&incident);
     if json {
         print_json(&json!({"incident": incident, "ground_truth": truth}))?;

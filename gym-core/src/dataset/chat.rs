@@ -92,7 +92,40 @@ struct Seen {
     answers: Vec<(String, Option<String>, String)>,
 }
 
+/// Whether `service`'s spans since `at_ms` have outliers: the slowest at least twice the
+/// median, the pattern a `slow` trace citation stands for.
+fn slow_spans(t: &Telemetry, service: &str, at_ms: u64) -> bool {
+    let Some(sid) = t.service_id(service) else {
+        return false;
+    };
+    let mut d: Vec<u64> = t
+        .spans
+        .iter()
+        .filter(|s| s.service == sid && s.start_us / 1000 >= at_ms)
+        .map(|s| s.duration_us)
+        .collect();
+    if d.len() < 2 {
+        return false;
+    }
+    d.sort_unstable();
+    let median = d[d.len() / 2];
+    d.last().is_some_and(|max| *max >= median.saturating_mul(2))
+}
+
 impl Seen {
+    /// Whether a `query_metrics` call for `service` returned series of `metric`.
+    fn has_series(&self, service: &str, metric: &str) -> bool {
+        self.answers.iter().any(|(t, s, text)| {
+            t == "query_metrics"
+                && s.as_deref() == Some(service)
+                && serde_json::from_str::<Value>(text).is_ok_and(|v| {
+                    v["series"].as_array().is_some_and(|series| {
+                        series.iter().any(|x| x["name"].as_str() == Some(metric))
+                    })
+                })
+        })
+    }
+
     fn contains(&self, tool: &str, service: &str, needle: &str) -> bool {
         let needle = needle.to_lowercase();
         self.answers.iter().any(|(t, s, text)| {
@@ -189,7 +222,7 @@ fn evidence_for(t: &Telemetry, cause: &TrueCause, seen: &Seen) -> Vec<Value> {
         let modality = modality.split('@').next().unwrap_or(modality);
         let name = rest.rsplit_once('@').map_or(rest, |(n, _)| n);
         let cite = match modality {
-            "metric" if seen.contains("query_metrics", c, &format!("\"{name}\"")) => {
+            "metric" if seen.has_series(c, name) => {
                 Some(json!({"kind": "metric", "service": c, "signal": name,
                     "note": format!("{name} on {c} changes when the incident starts")}))
             }
@@ -214,6 +247,10 @@ fn evidence_for(t: &Telemetry, cause: &TrueCause, seen: &Seen) -> Vec<Value> {
                     "note": format!("traces fail at {c}")})
                 })
             }
+            "trace" if name == "slow" => slow_spans(t, c, at_ms).then(|| {
+                json!({"kind": "trace", "service": c, "signal": "slow",
+                    "note": format!("the slowest traces spend their time in {c}")})
+            }),
             "deploy" => suspect_deploy(t, c, at_ms)
                 .filter(|id| seen.contains("get_deploys", c, id))
                 .map(|id| {
