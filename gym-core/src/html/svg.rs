@@ -25,10 +25,10 @@ pub struct Line<'a> {
 }
 
 const W: f64 = 340.0;
-const H: f64 = 150.0;
+const H: f64 = 160.0;
 const LEFT: f64 = 52.0;
 const RIGHT: f64 = 8.0;
-const TOP: f64 = 22.0;
+const TOP: f64 = 32.0;
 const BOTTOM: f64 = 26.0;
 
 /// A value for an axis label: `1.2k`, `350M`, `0.031`.
@@ -96,7 +96,7 @@ pub fn line_chart(line: &Line<'_>, end_ms: u64, marks: &Marks) -> String {
     );
     let _ = write!(
         s,
-        r#"<text x="{LEFT}" y="14" class="ct">{}</text>"#,
+        r#"<text x="4" y="14" class="ct">{}</text>"#,
         escape(line.title)
     );
     for (a, b) in &marks.windows {
@@ -135,11 +135,11 @@ pub fn line_chart(line: &Line<'_>, end_ms: u64, marks: &Marks) -> String {
             minutes(t)
         );
     }
+    // The unit sits under the title, above the value axis, so long titles keep room.
     let _ = write!(
         s,
-        r#"<text x="{}" y="{}" class="unit" text-anchor="end">{}</text>"#,
-        W - RIGHT,
-        14,
+        r#"<text x="4" y="{}" class="unit">{}</text>"#,
+        TOP - 6.0,
         escape(line.unit)
     );
     if let Some(a) = marks.alert_ms {
