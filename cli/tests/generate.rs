@@ -1,6 +1,9 @@
 //! `otrashi generate`: determinism, resume, distinctness, statistics and the formats'
 //! shapes on simulator data.
 
+// Tests may unwrap: a panic there is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

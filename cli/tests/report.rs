@@ -1,6 +1,9 @@
 //! `otrashi report`: the HTML page of an episode and of an eval, checked in a real
 //! browser (headless Chromium) when one is installed.
 
+// Tests may unwrap: a panic there is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -51,9 +51,20 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArtifactError + '_ {
     }
 }
 
+/// Whether files are flushed to disk before they are renamed into place. Episode
+/// directories are (each file must survive a crash); dataset incidents are staged in a
+/// directory that is renamed whole, and flushing thousands of files would dominate the
+/// time to generate them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Synced,
+    Unsynced,
+}
+
 /// Writes a file through a temporary name: `write` fills it, then it is renamed.
 fn atomic(
     path: &Path,
+    durability: Durability,
     write: impl FnOnce(&mut BufWriter<fs::File>) -> Result<(), ArtifactError>,
 ) -> Result<(), ArtifactError> {
     let mut tmp = path.as_os_str().to_owned();
@@ -63,13 +74,23 @@ fn atomic(
     let mut w = BufWriter::new(file);
     write(&mut w)?;
     w.flush().map_err(io(&tmp))?;
-    w.get_ref().sync_all().map_err(io(&tmp))?;
+    if durability == Durability::Synced {
+        w.get_ref().sync_all().map_err(io(&tmp))?;
+    }
     drop(w);
     fs::rename(&tmp, path).map_err(io(path))
 }
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ArtifactError> {
-    atomic(path, |w| {
+    write_json_as(path, value, Durability::Synced)
+}
+
+fn write_json_as(
+    path: &Path,
+    value: &impl Serialize,
+    durability: Durability,
+) -> Result<(), ArtifactError> {
+    atomic(path, durability, |w| {
         serde_json::to_writer_pretty(&mut *w, value).map_err(|source| ArtifactError::Encode {
             path: path.to_owned(),
             source,
@@ -82,7 +103,15 @@ fn write_jsonl<T: Serialize>(
     path: &Path,
     rows: impl IntoIterator<Item = T>,
 ) -> Result<(), ArtifactError> {
-    atomic(path, |w| {
+    write_jsonl_as(path, rows, Durability::Synced)
+}
+
+fn write_jsonl_as<T: Serialize>(
+    path: &Path,
+    rows: impl IntoIterator<Item = T>,
+    durability: Durability,
+) -> Result<(), ArtifactError> {
+    atomic(path, durability, |w| {
         for row in rows {
             serde_json::to_writer(&mut *w, &row).map_err(|source| ArtifactError::Encode {
                 path: path.to_owned(),
@@ -196,21 +225,32 @@ pub fn write_episode_dir(
     write_telemetry_dir(&tele_dir, t)
 }
 
+/// As [`write_telemetry_dir`], without flushing each file to disk: for callers that
+/// stage the files in a directory they rename into place whole (datasets), where a
+/// killed process leaves only the staging directory behind. Not safe against power loss.
+pub fn write_telemetry_dir_unsynced(tele_dir: &Path, t: &Telemetry) -> Result<(), ArtifactError> {
+    write_telemetry(tele_dir, t, Durability::Unsynced)
+}
+
 /// Writes the `telemetry/` files of an episode directory into `tele_dir` (which must
 /// exist): `alert.json` and one JSONL file per modality. Datasets reuse it so that an
 /// incident's telemetry reads the same as an episode's.
 pub fn write_telemetry_dir(tele_dir: &Path, t: &Telemetry) -> Result<(), ArtifactError> {
+    write_telemetry(tele_dir, t, Durability::Synced)
+}
+
+fn write_telemetry(tele_dir: &Path, t: &Telemetry, d: Durability) -> Result<(), ArtifactError> {
     let alert = json!({
         "name": t.alert.name, "service": t.alert.service, "severity": t.alert.severity,
         "summary": t.alert.summary, "time": wall(t, t.alert.t_ms), "t_ms": t.alert.t_ms,
         "telemetry_start": wall(t, 0), "telemetry_end": wall(t, t.end_ms),
     });
-    write_json(&tele_dir.join("alert.json"), &alert)?;
-    write_jsonl(&tele_dir.join("metrics.jsonl"), metric_rows(t))?;
-    write_jsonl(&tele_dir.join("logs.jsonl"), log_rows(t))?;
-    write_jsonl(&tele_dir.join("traces.jsonl"), span_rows(t))?;
-    write_jsonl(&tele_dir.join("events.jsonl"), event_rows(t))?;
-    write_jsonl(&tele_dir.join("deploys.jsonl"), deploy_rows(t))?;
+    write_json_as(&tele_dir.join("alert.json"), &alert, d)?;
+    write_jsonl_as(&tele_dir.join("metrics.jsonl"), metric_rows(t), d)?;
+    write_jsonl_as(&tele_dir.join("logs.jsonl"), log_rows(t), d)?;
+    write_jsonl_as(&tele_dir.join("traces.jsonl"), span_rows(t), d)?;
+    write_jsonl_as(&tele_dir.join("events.jsonl"), event_rows(t), d)?;
+    write_jsonl_as(&tele_dir.join("deploys.jsonl"), deploy_rows(t), d)?;
     Ok(())
 }
 

@@ -115,7 +115,7 @@ pub fn write_incident_dir(
     if let Some(t) = telemetry {
         let tele = dir.join("telemetry");
         fs::create_dir_all(&tele).map_err(io(&tele))?;
-        crate::artifacts::write_telemetry_dir(&tele, t)?;
+        crate::artifacts::write_telemetry_dir_unsynced(&tele, t)?;
     }
     Ok(())
 }

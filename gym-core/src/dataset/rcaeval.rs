@@ -94,8 +94,11 @@ fn find<'a>(
         .collect()
 }
 
+/// A label a series must carry (`("quantile", "0.99")`).
+type LabelFilter = Option<(&'static str, &'static str)>;
+
 fn columns(t: &Telemetry) -> Vec<Column<'_>> {
-    const SPEC: [(&str, &str, Option<(&str, &str)>, Read); 9] = [
+    const SPEC: [(&str, &str, LabelFilter, Read); 9] = [
         ("cpu", "container_cpu_usage_seconds_total", None, Read::Rate),
         (
             "mem",

@@ -11,6 +11,11 @@ use super::load::{Episode, MetricRow};
 use super::svg::{self, Line, Marks, Tick};
 use super::{escape, page};
 
+/// Sampled points: (time ms, value), `None` for a gap.
+type Points = Vec<(u64, Option<f64>)>;
+/// A plot: its title, the metric, and a label the series must carry.
+type Plot<'a> = (String, &'a str, Option<(&'a str, &'a str)>);
+
 /// Services plotted at most (the root causes first, then the affected).
 const MAX_SERVICES: usize = 5;
 /// Characters of an observation shown in the trajectory.
@@ -62,7 +67,7 @@ fn points(
     service: &str,
     name: &str,
     label: Option<(&str, &str)>,
-) -> Option<(Vec<(u64, Option<f64>)>, String)> {
+) -> Option<(Points, String)> {
     let rows: Vec<&MetricRow> = ep
         .metrics
         .iter()
@@ -230,7 +235,7 @@ fn metrics_section(ep: &Episode, id: &str) -> String {
             "<h3>{} <span class=\"pill\">{role}</span></h3><div class=\"charts\">",
             escape(service)
         );
-        let mut plots: Vec<(String, &str, Option<(&str, &str)>)> = vec![
+        let mut plots: Vec<Plot<'_>> = vec![
             (
                 "latency p99".into(),
                 "http_request_duration_seconds",
