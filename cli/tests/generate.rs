@@ -335,3 +335,15 @@ fn rcaeval_and_chat_formats_on_the_whole_library() {
         );
     }
 }
+
+#[test]
+fn generate_and_report_help_teach_by_example() {
+    for cmd in [["generate", "--help"], ["report", "--help"]] {
+        let out = otrashi(&cmd);
+        ok(&out);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Example"),
+            "{cmd:?}"
+        );
+    }
+}
