@@ -305,6 +305,10 @@ pub struct GenerateArgs {
     /// With --stats: print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Threads that simulate and write; default: one per core. The files do not depend
+    /// on it.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// `otrashi report`

@@ -101,6 +101,7 @@ fn generate_rate(budget: Duration) -> anyhow::Result<f64> {
             count: 10,
             seed: batch,
             formats: [DatasetFormat::Native].into_iter().collect(),
+            jobs: 1,
         };
         let outcome = generate(&plan, &root.join(batch.to_string()), &hidden);
         batch += 1;

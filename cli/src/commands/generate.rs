@@ -47,6 +47,8 @@ pub struct Plan {
     pub seed: u64,
     /// The formats, sorted and deduplicated.
     pub formats: BTreeSet<DatasetFormat>,
+    /// Threads that simulate and write (the output does not depend on it).
+    pub jobs: usize,
 }
 
 /// What a run did.
@@ -83,6 +85,9 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
         count: args.count,
         seed: args.seed,
         formats: args.format.iter().copied().collect(),
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
     };
     let bar = ProgressBar::new(plan.count);
     bar.set_style(
@@ -241,6 +246,128 @@ fn write_manifest(
     )
 }
 
+/// One incident, drawn but not yet simulated.
+struct Drawn {
+    id: String,
+    incident: otrashi_scenarios::Incident,
+    row: NativeRow,
+    /// `rcaeval/<case>/<run>`, when the format is on.
+    rcaeval: Option<String>,
+}
+
+/// Draws incident `index`: a seed whose incident the dataset does not have yet.
+fn draw(
+    plan: &Plan,
+    index: u64,
+    hashes: &mut BTreeSet<String>,
+    runs: &mut BTreeMap<String, u32>,
+) -> anyhow::Result<Drawn> {
+    let n = plan.scenarios.len() as u64;
+    let (scenario, _) = &plan.scenarios[usize::try_from(index % n).unwrap_or(0)];
+    let mut skipped = Vec::new();
+    let (incident, hash) = loop {
+        let attempt = skipped.len() as u64;
+        if attempt >= MAX_ATTEMPTS {
+            return Err(InputError(format!(
+                "scenario `{}` gave no new incident in {MAX_ATTEMPTS} draws: it has too few random choices for --count {}",
+                scenario.metadata.name, plan.count
+            ))
+            .into());
+        }
+        let seed = dataset::derive_seed(plan.seed, index, attempt);
+        let incident = sample(scenario, seed)
+            .with_context(|| format!("cannot sample `{}`", scenario.metadata.name))?;
+        let hash = dataset::incident_content_hash(&incident);
+        if hashes.insert(hash.clone()) {
+            break (incident, hash);
+        }
+        skipped.push(seed);
+    };
+    let truth = GroundTruth::derive(&incident);
+    let id = format!("inc-{index:05}");
+    let mut row = NativeRow::new(&id, index, &incident, &truth, hash);
+    row.skipped_seeds = skipped;
+    let rcaeval = if plan.formats.contains(&DatasetFormat::Rcaeval) {
+        rcaeval::case_name(&truth).map(|case| {
+            let run = runs.entry(case.clone()).or_default();
+            *run += 1;
+            format!("rcaeval/{case}/{run}")
+        })
+    } else {
+        None
+    };
+    Ok(Drawn {
+        id,
+        incident,
+        row,
+        rcaeval,
+    })
+}
+
+/// Simulates a drawn incident and writes its files under `staging/<id>/`; returns its
+/// row with the final paths.
+fn stage(plan: &Plan, staging: &Path, drawn: Drawn) -> anyhow::Result<NativeRow> {
+    let Drawn {
+        id,
+        incident,
+        mut row,
+        rcaeval: rcaeval_rel,
+    } = drawn;
+    let truth = GroundTruth::derive(&incident);
+    let telemetry = sim::simulate(&incident);
+    let stage = staging.join(&id);
+    let _ = fs::remove_dir_all(&stage);
+    let stage_incident = stage.join("incident");
+    let with_telemetry = plan.formats.contains(&DatasetFormat::Native);
+    dataset::native::write_incident_dir(
+        &stage_incident,
+        &incident,
+        &truth,
+        with_telemetry.then_some(&telemetry),
+    )?;
+    let incident_rel = format!("incidents/{id}");
+    row.paths.insert("incident".into(), incident_rel.clone());
+    if with_telemetry {
+        row.paths
+            .insert("telemetry".into(), format!("{incident_rel}/telemetry"));
+    }
+    if plan.formats.contains(&DatasetFormat::Chat) {
+        let chat = chat::chat_row(&incident, &truth, &telemetry, json!({"id": id}));
+        let mut line = serde_json::to_vec(&chat.row)?;
+        line.push(b'\n');
+        let path = stage_incident.join("chat.json");
+        fs::write(&path, line).with_context(|| format!("cannot write {}", path.display()))?;
+        row.paths
+            .insert("chat".into(), format!("{incident_rel}/chat.json"));
+    }
+    if let Some(rel) = rcaeval_rel {
+        rcaeval::write_run_dir(&stage.join("rcaeval"), &telemetry, &truth)?;
+        row.paths.insert("rcaeval".into(), rel);
+    }
+    Ok(row)
+}
+
+/// Moves a staged incident into place. The row is appended by the caller, after.
+fn commit(out: &Path, staging: &Path, row: &NativeRow) -> anyhow::Result<()> {
+    let stage = staging.join(&row.id);
+    if let Some(rel) = row.paths.get("rcaeval") {
+        let target = out.join(rel);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let _ = fs::remove_dir_all(&target);
+        fs::rename(stage.join("rcaeval"), &target)
+            .with_context(|| format!("cannot move the run into {}", target.display()))?;
+    }
+    let target = out.join(format!("incidents/{}", row.id));
+    let _ = fs::remove_dir_all(&target);
+    fs::rename(stage.join("incident"), &target)
+        .with_context(|| format!("cannot move the incident into {}", target.display()))?;
+    let _ = fs::remove_dir_all(&stage);
+    Ok(())
+}
+
 /// Generates (or completes) the dataset described by `plan` in `out`.
 pub fn generate(plan: &Plan, out: &Path, bar: &ProgressBar) -> anyhow::Result<Outcome> {
     if plan.scenarios.is_empty() {
@@ -271,89 +398,64 @@ pub fn generate(plan: &Plan, out: &Path, bar: &ProgressBar) -> anyhow::Result<Ou
         .create(true)
         .open(&jsonl_path)
         .with_context(|| format!("cannot open {}", jsonl_path.display()))?;
+    fs::create_dir_all(out.join("incidents")).context("cannot create incidents/")?;
 
-    for index in kept..plan.count {
-        let n = plan.scenarios.len() as u64;
-        let (scenario, _) = &plan.scenarios[usize::try_from(index % n).unwrap_or(0)];
-        let mut skipped = Vec::new();
-        let (incident, hash) = loop {
-            let attempt = skipped.len() as u64;
-            if attempt >= MAX_ATTEMPTS {
-                return Err(InputError(format!(
-                    "scenario `{}` gave no new incident in {MAX_ATTEMPTS} draws: it has too few random choices for --count {}",
-                    scenario.metadata.name, plan.count
-                ))
-                .into());
+    // Drawing is sequential (each draw depends on the incidents before it) and cheap;
+    // simulating and writing run on every core; committing is in order, so the files
+    // and rows are the same whatever the number of threads.
+    let jobs = plan.jobs.max(1);
+    let mut index = kept;
+    while index < plan.count {
+        let batch_end = plan.count.min(index + jobs as u64 * 4);
+        let mut batch = Vec::new();
+        for i in index..batch_end {
+            batch.push(draw(plan, i, &mut hashes, &mut runs)?);
+        }
+        let staged: Vec<anyhow::Result<NativeRow>> = if jobs == 1 || batch.len() == 1 {
+            batch
+                .into_iter()
+                .map(|d| stage(plan, &staging, d))
+                .collect()
+        } else {
+            let per_thread = batch.len().div_ceil(jobs);
+            let mut groups: Vec<Vec<Drawn>> = Vec::new();
+            let mut rest = batch.into_iter().peekable();
+            while rest.peek().is_some() {
+                groups.push(rest.by_ref().take(per_thread).collect());
             }
-            let seed = dataset::derive_seed(plan.seed, index, attempt);
-            let incident = sample(scenario, seed)
-                .with_context(|| format!("cannot sample `{}`", scenario.metadata.name))?;
-            let hash = dataset::incident_content_hash(&incident);
-            if hashes.insert(hash.clone()) {
-                break (incident, hash);
-            }
-            skipped.push(seed);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = groups
+                    .into_iter()
+                    .map(|group| {
+                        let staging = &staging;
+                        scope.spawn(move || {
+                            group
+                                .into_iter()
+                                .map(|d| stage(plan, staging, d))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            vec![Err(anyhow::anyhow!("a generator thread panicked"))]
+                        })
+                    })
+                    .collect()
+            })
         };
-        let truth = GroundTruth::derive(&incident);
-        let telemetry = sim::simulate(&incident);
-        let id = format!("inc-{index:05}");
-        let mut row = NativeRow::new(&id, index, &incident, &truth, hash);
-        row.skipped_seeds = skipped;
-
-        let stage = staging.join(&id);
-        let _ = fs::remove_dir_all(&stage);
-        let stage_incident = stage.join("incident");
-        let with_telemetry = plan.formats.contains(&DatasetFormat::Native);
-        dataset::native::write_incident_dir(
-            &stage_incident,
-            &incident,
-            &truth,
-            with_telemetry.then_some(&telemetry),
-        )?;
-        let incident_rel = format!("incidents/{id}");
-        row.paths.insert("incident".into(), incident_rel.clone());
-        if with_telemetry {
-            row.paths
-                .insert("telemetry".into(), format!("{incident_rel}/telemetry"));
+        for row in staged {
+            let row = row?;
+            commit(out, &staging, &row)?;
+            jsonl
+                .write_all(row_line(&row)?.as_bytes())
+                .with_context(|| format!("cannot append to {}", jsonl_path.display()))?;
+            rows.push(row);
+            bar.inc(1);
         }
-        if plan.formats.contains(&DatasetFormat::Chat) {
-            let chat = chat::chat_row(&incident, &truth, &telemetry, json!({"id": id}));
-            let mut line = serde_json::to_vec(&chat.row)?;
-            line.push(b'\n');
-            let path = stage_incident.join("chat.json");
-            fs::write(&path, line).with_context(|| format!("cannot write {}", path.display()))?;
-            row.paths
-                .insert("chat".into(), format!("{incident_rel}/chat.json"));
-        }
-        if plan.formats.contains(&DatasetFormat::Rcaeval) {
-            if let Some(case) = rcaeval::case_name(&truth) {
-                let run = runs.entry(case.clone()).or_default();
-                *run += 1;
-                let rel = format!("rcaeval/{case}/{run}");
-                let stage_run = stage.join("rcaeval");
-                rcaeval::write_run_dir(&stage_run, &telemetry, &truth)?;
-                let target = out.join(&rel);
-                if let Some(parent) = target.parent() {
-                    fs::create_dir_all(parent)
-                        .with_context(|| format!("cannot create {}", parent.display()))?;
-                }
-                let _ = fs::remove_dir_all(&target);
-                fs::rename(&stage_run, &target)
-                    .with_context(|| format!("cannot move the run into {}", target.display()))?;
-                row.paths.insert("rcaeval".into(), rel);
-            }
-        }
-        let target = out.join(&incident_rel);
-        fs::create_dir_all(out.join("incidents")).context("cannot create incidents/")?;
-        let _ = fs::remove_dir_all(&target);
-        fs::rename(&stage_incident, &target)
-            .with_context(|| format!("cannot move the incident into {}", target.display()))?;
-        let _ = fs::remove_dir_all(&stage);
-        jsonl
-            .write_all(row_line(&row)?.as_bytes())
-            .with_context(|| format!("cannot append to {}", jsonl_path.display()))?;
-        rows.push(row);
-        bar.inc(1);
+        index = batch_end;
     }
     drop(jsonl);
     let _ = fs::remove_dir_all(&staging);
