@@ -328,6 +328,18 @@ fn rcaeval_and_chat_formats_on_the_whole_library() {
         assert_eq!(messages[0]["role"], "system");
         assert_eq!(messages[1]["role"], "user");
         assert!(messages.iter().any(|m| m["role"] == "tool"));
+        // The reasoning before the report says what a solution would, not the answer.
+        for truth in row["ground_truth"]["root_causes"].as_array().unwrap() {
+            let kind = truth["fault"].as_str().unwrap();
+            let short = kind.split_once('.').unwrap().1;
+            for m in messages.iter().filter(|m| m.get("tool_calls").is_some()) {
+                let say = m["content"].as_str().unwrap();
+                assert!(
+                    !say.contains(kind) && !say.contains(short),
+                    "reasoning names the fault: {say}"
+                );
+            }
+        }
         let score = row["metadata"]["reference_score"].as_f64().unwrap();
         assert!(
             score >= 0.8,
