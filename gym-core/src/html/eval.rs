@@ -9,6 +9,10 @@ use super::episode::episode_sections;
 use super::load::Episode;
 use super::{escape, page};
 
+/// Episodes embedded at most: each is about 100 kB of HTML, and a page of a whole
+/// library's eval should still open quickly.
+const MAX_EMBEDDED: usize = 60;
+
 fn f(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
 }
