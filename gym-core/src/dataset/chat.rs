@@ -351,7 +351,7 @@ pub fn chat_row(
         },
         Step {
             say: format!("The alert fired on {alert_service}; look at its request rate, errors and latency."),
-            action: Action::new("query_metrics", json!({"metric": "http_request", "service": alert_service})),
+            action: Action::new("query_metrics", json!({"metric": "http_request*", "service": alert_service})),
         },
         Step {
             say: "Follow the slowest requests and see which service the time and the failures come from.".into(),
