@@ -70,6 +70,7 @@ pub fn eval_page(result: &Value, episodes: &BTreeMap<String, Episode>) -> String
         );
     }
     s.push_str("</table></section><section id=\"eval-episodes\"><h2>Episodes</h2>");
+    let mut embedded = 0usize;
     let rows = result
         .get("episodes")
         .and_then(Value::as_array)
@@ -124,6 +125,13 @@ pub fn eval_page(result: &Value, episodes: &BTreeMap<String, Episode>) -> String
             else {
                 continue;
             };
+            embedded += 1;
+            if embedded > MAX_EMBEDDED {
+                if embedded == MAX_EMBEDDED + 1 {
+                    let _ = write!(s, "<p class=\"muted\">Only the first {MAX_EMBEDDED} episodes are embedded; run <code>otrashi report DIR</code> on the others.</p>");
+                }
+                continue;
+            }
             let prefix = format!("{}-{i}-", anchor(name));
             let _ = write!(
                 s,
