@@ -12,21 +12,25 @@
 //! appended only after, so a row always names complete files. On a re-run, rows whose
 //! directory exists are kept and everything else is regenerated.
 
+mod incident;
+mod resume;
 mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
-use otrashi_clusters::sim;
-use otrashi_gym::dataset::{self, chat, native::NativeRow, rcaeval};
-use otrashi_scenarios::{sample, GroundTruth, Scenario};
+use otrashi_gym::dataset::native::NativeRow;
+use otrashi_scenarios::Scenario;
+
+use incident::{commit, draw, stage, Drawn};
+use resume::{check_manifest, existing_rows, row_line, sweep, write_atomic, write_manifest};
 
 use crate::args::{DatasetFormat, GenerateArgs};
 use crate::exit::InputError;
@@ -126,246 +130,6 @@ fn params(plan: &Plan) -> Value {
             "origin": origin,
         })).collect::<Vec<_>>(),
     })
-}
-
-/// Writes a file through a temporary name.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Reads the complete rows of an earlier run: a torn last line, rows out of order and
-/// rows whose files are gone end the prefix that is kept.
-fn existing_rows(out: &Path) -> anyhow::Result<Vec<NativeRow>> {
-    let path = out.join("incidents.jsonl");
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let mut rows = Vec::new();
-    for line in text.split_inclusive('\n') {
-        if !line.ends_with('\n') {
-            break;
-        }
-        let Ok(row) = serde_json::from_str::<NativeRow>(line) else {
-            break;
-        };
-        let complete =
-            row.index == rows.len() as u64 && row.paths.values().all(|p| out.join(p).exists());
-        if !complete {
-            break;
-        }
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
-fn row_line(row: &NativeRow) -> anyhow::Result<String> {
-    Ok(format!("{}\n", serde_json::to_string(row)?))
-}
-
-/// Removes what an interrupted run left behind: the staging area, incident and RCAEval
-/// directories no kept row names, and the rows after the kept prefix.
-fn sweep(out: &Path, rows: &[NativeRow]) -> anyhow::Result<()> {
-    let _ = fs::remove_dir_all(out.join(".staging"));
-    let named: BTreeSet<PathBuf> = rows
-        .iter()
-        .flat_map(|r| r.paths.values().map(|p| out.join(p)))
-        .collect();
-    let incidents = out.join("incidents");
-    for entry in fs::read_dir(&incidents).into_iter().flatten().flatten() {
-        if !named.contains(&entry.path()) {
-            fs::remove_dir_all(entry.path())
-                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
-        }
-    }
-    for case in fs::read_dir(out.join("rcaeval"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        for run in fs::read_dir(case.path()).into_iter().flatten().flatten() {
-            if !named.contains(&run.path()) {
-                fs::remove_dir_all(run.path())
-                    .with_context(|| format!("cannot remove {}", run.path().display()))?;
-            }
-        }
-    }
-    let mut text = String::new();
-    for row in rows {
-        text.push_str(&row_line(row)?);
-    }
-    write_atomic(&out.join("incidents.jsonl"), text.as_bytes())
-}
-
-/// Checks that `out` holds this dataset (or nothing), so a resume never mixes two.
-fn check_manifest(out: &Path, params: &Value) -> anyhow::Result<()> {
-    let path = out.join("manifest.json");
-    let Ok(text) = fs::read_to_string(&path) else {
-        return Ok(());
-    };
-    let old: Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    if old.get("params") != Some(params) {
-        return Err(InputError(format!(
-            "{} holds a dataset generated with other arguments (seed, scenarios or formats); use another --out",
-            out.display()
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-fn write_manifest(
-    out: &Path,
-    plan: &Plan,
-    params: &Value,
-    rows: &[NativeRow],
-) -> anyhow::Result<()> {
-    let manifest = json!({
-        "format": MANIFEST_FORMAT,
-        "otrashi_version": env!("CARGO_PKG_VERSION"),
-        "params": params,
-        "count": plan.count,
-        "complete": rows.len() as u64 >= plan.count,
-        "files": {
-            "incidents": "incidents.jsonl",
-            "chat": plan.formats.contains(&DatasetFormat::Chat).then_some("chat.jsonl"),
-            "rcaeval": plan.formats.contains(&DatasetFormat::Rcaeval).then_some("rcaeval"),
-        },
-        "incidents": rows.iter().map(|r| json!({
-            "id": r.id, "scenario": r.scenario, "scenario_digest": r.scenario_digest,
-            "seed": r.seed, "skipped_seeds": r.skipped_seeds, "content_hash": r.content_hash,
-        })).collect::<Vec<_>>(),
-    });
-    write_atomic(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )
-}
-
-/// One incident, drawn but not yet simulated.
-struct Drawn {
-    id: String,
-    incident: otrashi_scenarios::Incident,
-    row: NativeRow,
-    /// `rcaeval/<case>/<run>`, when the format is on.
-    rcaeval: Option<String>,
-}
-
-/// Draws incident `index`: a seed whose incident the dataset does not have yet.
-fn draw(
-    plan: &Plan,
-    index: u64,
-    hashes: &mut BTreeSet<String>,
-    runs: &mut BTreeMap<String, u32>,
-) -> anyhow::Result<Drawn> {
-    let n = plan.scenarios.len() as u64;
-    let (scenario, _) = &plan.scenarios[usize::try_from(index % n).unwrap_or(0)];
-    let mut skipped = Vec::new();
-    let (incident, hash) = loop {
-        let attempt = skipped.len() as u64;
-        if attempt >= MAX_ATTEMPTS {
-            return Err(InputError(format!(
-                "scenario `{}` gave no new incident in {MAX_ATTEMPTS} draws: it has too few random choices for --count {}",
-                scenario.metadata.name, plan.count
-            ))
-            .into());
-        }
-        let seed = dataset::derive_seed(plan.seed, index, attempt);
-        let incident = sample(scenario, seed)
-            .with_context(|| format!("cannot sample `{}`", scenario.metadata.name))?;
-        let hash = dataset::incident_content_hash(&incident);
-        if hashes.insert(hash.clone()) {
-            break (incident, hash);
-        }
-        skipped.push(seed);
-    };
-    let truth = GroundTruth::derive(&incident);
-    let id = format!("inc-{index:05}");
-    let mut row = NativeRow::new(&id, index, &incident, &truth, hash);
-    row.skipped_seeds = skipped;
-    let rcaeval = if plan.formats.contains(&DatasetFormat::Rcaeval) {
-        rcaeval::case_name(&truth).map(|case| {
-            let run = runs.entry(case.clone()).or_default();
-            *run += 1;
-            format!("rcaeval/{case}/{run}")
-        })
-    } else {
-        None
-    };
-    Ok(Drawn {
-        id,
-        incident,
-        row,
-        rcaeval,
-    })
-}
-
-/// Simulates a drawn incident and writes its files under `staging/<id>/`; returns its
-/// row with the final paths.
-fn stage(plan: &Plan, staging: &Path, drawn: Drawn) -> anyhow::Result<NativeRow> {
-    let Drawn {
-        id,
-        incident,
-        mut row,
-        rcaeval: rcaeval_rel,
-    } = drawn;
-    let truth = GroundTruth::derive(&incident);
-    let telemetry = sim::simulate(&incident);
-    let stage = staging.join(&id);
-    let _ = fs::remove_dir_all(&stage);
-    let stage_incident = stage.join("incident");
-    let with_telemetry = plan.formats.contains(&DatasetFormat::Native);
-    dataset::native::write_incident_dir(
-        &stage_incident,
-        &incident,
-        &truth,
-        with_telemetry.then_some(&telemetry),
-    )?;
-    let incident_rel = format!("incidents/{id}");
-    row.paths.insert("incident".into(), incident_rel.clone());
-    if with_telemetry {
-        row.paths
-            .insert("telemetry".into(), format!("{incident_rel}/telemetry"));
-    }
-    if plan.formats.contains(&DatasetFormat::Chat) {
-        let chat = chat::chat_row(&incident, &truth, &telemetry, json!({"id": id}));
-        let mut line = serde_json::to_vec(&chat.row)?;
-        line.push(b'\n');
-        let path = stage_incident.join("chat.json");
-        fs::write(&path, line).with_context(|| format!("cannot write {}", path.display()))?;
-        row.paths
-            .insert("chat".into(), format!("{incident_rel}/chat.json"));
-    }
-    if let Some(rel) = rcaeval_rel {
-        rcaeval::write_run_dir(&stage.join("rcaeval"), &telemetry, &truth)?;
-        row.paths.insert("rcaeval".into(), rel);
-    }
-    Ok(row)
-}
-
-/// Moves a staged incident into place. The row is appended by the caller, after.
-fn commit(out: &Path, staging: &Path, row: &NativeRow) -> anyhow::Result<()> {
-    let stage = staging.join(&row.id);
-    if let Some(rel) = row.paths.get("rcaeval") {
-        let target = out.join(rel);
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        let _ = fs::remove_dir_all(&target);
-        fs::rename(stage.join("rcaeval"), &target)
-            .with_context(|| format!("cannot move the run into {}", target.display()))?;
-    }
-    let target = out.join(format!("incidents/{}", row.id));
-    let _ = fs::remove_dir_all(&target);
-    fs::rename(stage.join("incident"), &target)
-        .with_context(|| format!("cannot move the incident into {}", target.display()))?;
-    let _ = fs::remove_dir_all(&stage);
-    Ok(())
 }
 
 /// Generates (or completes) the dataset described by `plan` in `out`.
