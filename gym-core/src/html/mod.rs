@@ -11,6 +11,7 @@ mod eval;
 mod load;
 mod style;
 pub mod svg;
+mod verdict;
 
 #[cfg(test)]
 mod tests;
