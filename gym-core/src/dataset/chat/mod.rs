@@ -15,6 +15,8 @@
 //! but the assistant text only says what the observations already show; the report
 //! cites only signals that the observations contain.
 
+mod report;
+
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
@@ -22,9 +24,10 @@ use serde_json::{json, Value};
 use otrashi_scenarios::{GroundTruth, Incident, TrueCause, Via};
 
 use crate::query::wall;
-use crate::score::{EpisodeStats, Rubric};
-use crate::telemetry::{SpanStatus, Telemetry};
+use crate::telemetry::Telemetry;
 use crate::tools::{dispatch, function_calling_json, Action, ToolOutput};
+
+use report::{report_for, score_report, suspect_deploy, Seen};
 
 /// The step budget the reference trajectory is scored against, as `otrashi run` uses.
 const MAX_STEPS: u32 = 30;
@@ -85,55 +88,6 @@ fn signal_names<'a>(cause: &'a TrueCause, modality: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// What the investigation observed, to cite from.
-#[derive(Default)]
-struct Seen {
-    /// (tool, service, answer text, lower-cased).
-    answers: Vec<(String, Option<String>, String)>,
-}
-
-/// Whether `service`'s spans since `at_ms` have outliers: the slowest at least twice the
-/// median, the pattern a `slow` trace citation stands for.
-fn slow_spans(t: &Telemetry, service: &str, at_ms: u64) -> bool {
-    let Some(sid) = t.service_id(service) else {
-        return false;
-    };
-    let mut d: Vec<u64> = t
-        .spans
-        .iter()
-        .filter(|s| s.service == sid && s.start_us / 1000 >= at_ms)
-        .map(|s| s.duration_us)
-        .collect();
-    if d.len() < 2 {
-        return false;
-    }
-    d.sort_unstable();
-    let median = d[d.len() / 2];
-    d.last().is_some_and(|max| *max >= median.saturating_mul(2))
-}
-
-impl Seen {
-    /// Whether a `query_metrics` call for `service` returned series of `metric`.
-    fn has_series(&self, service: &str, metric: &str) -> bool {
-        self.answers.iter().any(|(t, s, text)| {
-            t == "query_metrics"
-                && s.as_deref() == Some(service)
-                && serde_json::from_str::<Value>(text).is_ok_and(|v| {
-                    v["series"].as_array().is_some_and(|series| {
-                        series.iter().any(|x| x["name"].as_str() == Some(metric))
-                    })
-                })
-        })
-    }
-
-    fn contains(&self, tool: &str, service: &str, needle: &str) -> bool {
-        let needle = needle.to_lowercase();
-        self.answers.iter().any(|(t, s, text)| {
-            t == tool && s.as_deref() == Some(service) && text.contains(&needle)
-        })
-    }
-}
-
 fn run_steps(
     steps: Vec<Step>,
     t: &Telemetry,
@@ -172,17 +126,6 @@ fn run_steps(
     }
 }
 
-/// The deploy of `service` closest before (or just after) `at_ms`: the one that shipped
-/// the fault.
-fn suspect_deploy<'a>(t: &'a Telemetry, service: &str, at_ms: u64) -> Option<&'a str> {
-    let sid = t.service_id(service)?;
-    t.deploys
-        .iter()
-        .filter(|d| d.service == sid && d.t_ms <= at_ms + 60_000)
-        .max_by_key(|d| d.t_ms)
-        .map(|d| d.id.as_str())
-}
-
 /// The steps that look at one suspect.
 fn suspect_steps(t: &Telemetry, cause: &TrueCause) -> Vec<Step> {
     let c = cause.component.as_str();
@@ -211,123 +154,6 @@ fn suspect_steps(t: &Telemetry, cause: &TrueCause) -> Vec<Step> {
         });
     }
     steps
-}
-
-fn evidence_for(t: &Telemetry, cause: &TrueCause, seen: &Seen) -> Vec<Value> {
-    let c = cause.component.as_str();
-    let mut out = Vec::new();
-    let at_ms = cause.injected_at.as_millis();
-    for signal in &cause.signals {
-        let (modality, rest) = signal.split_once(':').unwrap_or((signal.as_str(), ""));
-        let modality = modality.split('@').next().unwrap_or(modality);
-        let name = rest.rsplit_once('@').map_or(rest, |(n, _)| n);
-        let cite = match modality {
-            "metric" if seen.has_series(c, name) => {
-                Some(json!({"kind": "metric", "service": c, "signal": name,
-                    "note": format!("{name} on {c} changes when the incident starts")}))
-            }
-            "log" if seen.contains("search_logs", c, name) => {
-                Some(json!({"kind": "log", "service": c, "signal": name,
-                    "note": format!("{c} logs `{name}` during the incident")}))
-            }
-            "event" if seen.contains("get_events", c, name) => {
-                Some(json!({"kind": "event", "service": c, "signal": name,
-                    "note": format!("{name} events on {c}")}))
-            }
-            "trace" if name == "error" => {
-                let failed = t.service_id(c).is_some_and(|sid| {
-                    t.spans.iter().any(|s| {
-                        s.service == sid
-                            && s.status == SpanStatus::Error
-                            && s.start_us / 1000 >= at_ms
-                    })
-                });
-                failed.then(|| {
-                    json!({"kind": "trace", "service": c, "signal": "error",
-                    "note": format!("traces fail at {c}")})
-                })
-            }
-            "trace" if name == "slow" => slow_spans(t, c, at_ms).then(|| {
-                json!({"kind": "trace", "service": c, "signal": "slow",
-                    "note": format!("the slowest traces spend their time in {c}")})
-            }),
-            "deploy" => suspect_deploy(t, c, at_ms)
-                .filter(|id| seen.contains("get_deploys", c, id))
-                .map(|id| {
-                    json!({"kind": "deploy", "service": c, "signal": id,
-                    "note": format!("{id} shipped to {c} just before the symptoms")})
-                }),
-            _ => None,
-        };
-        if let Some(v) = cite {
-            if !out.contains(&v) {
-                out.push(v);
-            }
-        }
-    }
-    out
-}
-
-fn report_for(truth: &GroundTruth, t: &Telemetry, seen: &Seen) -> Value {
-    let causes: Vec<Value> = truth
-        .root_causes
-        .iter()
-        .map(|cause| {
-            let c = &cause.component;
-            json!({
-                "component": c,
-                "fault": cause.fault.as_str(),
-                "level": cause.level.as_str(),
-                "confidence": 0.85,
-                "evidence": evidence_for(t, cause, seen),
-                "explanation": format!(
-                    "{c} has a {} fault ({}) starting at {}; its callers inherit the failures and latency, which fired the alert on {}.",
-                    cause.fault.short_name().replace('_', " "),
-                    cause.fault.def().signature,
-                    wall(t, cause.injected_at.as_millis()),
-                    t.alert.service,
-                ),
-            })
-        })
-        .collect();
-    let roots: BTreeSet<&str> = truth
-        .root_causes
-        .iter()
-        .map(|c| c.component.as_str())
-        .collect();
-    let affected: Vec<&str> = truth
-        .affected
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !roots.contains(a))
-        .collect();
-    let remediation: Vec<String> = truth
-        .root_causes
-        .iter()
-        .map(|c| {
-            match (
-                c.via,
-                suspect_deploy(t, &c.component, c.injected_at.as_millis()),
-            ) {
-                (Via::Deploy, Some(id)) => format!("Roll back {id} of {}", c.component),
-                _ => format!(
-                    "Mitigate the {} on {}",
-                    c.fault.short_name().replace('_', " "),
-                    c.component
-                ),
-            }
-        })
-        .collect();
-    let names: Vec<&str> = roots.iter().copied().collect();
-    json!({
-        "root_causes": causes,
-        "affected": affected,
-        "remediation": remediation,
-        "summary": format!(
-            "Root cause in {}; the alert {} on {} is a downstream symptom.",
-            names.join(" and "), t.alert.name, t.alert.service,
-        ),
-    })
 }
 
 /// Builds the chat row of an incident: runs the reference investigation through the
@@ -426,32 +252,4 @@ pub fn chat_row(
         "metadata": meta,
     });
     ChatRow { row, report, score }
-}
-
-fn score_report(
-    report: &Value,
-    incident: &Incident,
-    truth: &GroundTruth,
-    t: &Telemetry,
-    steps: u32,
-) -> f64 {
-    let Ok((parsed, _)) = crate::report::parse_report(report) else {
-        return 0.0;
-    };
-    let stats = EpisodeStats {
-        steps,
-        max_steps: MAX_STEPS,
-        elapsed_s: 0.0,
-        time_budget_s: 600.0,
-        invalid_actions: 0,
-    };
-    crate::score::score(
-        &parsed,
-        truth,
-        &incident.topology,
-        t,
-        &stats,
-        &Rubric::default(),
-    )
-    .total
 }
