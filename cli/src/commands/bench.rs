@@ -105,7 +105,13 @@ fn generate_rate(budget: Duration) -> anyhow::Result<f64> {
         };
         let outcome = generate(&plan, &root.join(batch.to_string()), &hidden);
         batch += 1;
-        total += outcome?.written;
+        match outcome {
+            Ok(o) => total += o.written,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&root);
+                return Err(e);
+            }
+        }
     }
     let rate = total as f64 / start.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&root);
