@@ -139,7 +139,7 @@ pub fn line_chart(line: &Line<'_>, end_ms: u64, marks: &Marks) -> String {
     let _ = write!(
         s,
         r#"<text x="4" y="{}" class="unit">{}</text>"#,
-        TOP - 9.0,
+        TOP - 6.0,
         escape(line.unit)
     );
     if let Some(a) = marks.alert_ms {
