@@ -65,6 +65,10 @@ Examples:
   otrashi bench             # human-readable figures
   otrashi bench --json      # {\"sim_episodes_per_s\": …, …}")]
     Bench(BenchArgs),
+    /// Generate a synthetic incident dataset (native, RCAEval, chat) or print its stats.
+    Generate(GenerateArgs),
+    /// Render an episode directory or an eval result as one self-contained HTML page.
+    Report(ReportArgs),
 }
 
 /// `otrashi scenarios …`
@@ -248,4 +252,80 @@ pub struct BenchArgs {
     /// Seconds to spend on each measurement.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
+}
+
+/// A dataset export format of `otrashi generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum DatasetFormat {
+    /// otrashi's own files: incident, ground truth and telemetry JSONL per incident.
+    Native,
+    /// The RCAEval layout: `rcaeval/<service>_<fault>/<run>/data.csv`, `inject_time.txt`.
+    Rcaeval,
+    /// `chat.jsonl`: TRL SFT `messages` rows with a reference investigation.
+    Chat,
+}
+
+/// `otrashi generate`
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Incident i is sampled from scenario i mod (number of scenarios) with a seed derived from
+--seed and i; a draw identical to an earlier incident is skipped (and recorded). The same
+arguments write byte-identical files; re-running after an interruption resumes.
+
+Examples:
+  otrashi generate --all --count 1000 --seed 1 --out data/ --format native,rcaeval,chat
+  otrashi generate shop-cart-memory-leak my.yaml --count 50 --out data/ --format chat
+  otrashi generate --stats data/            # counts per fault, level, target, topology
+  otrashi generate --stats data/ --json")]
+pub struct GenerateArgs {
+    /// Scenario files or bundled scenario names.
+    #[arg(value_name = "FILE")]
+    pub scenarios: Vec<String>,
+    /// Use every bundled scenario.
+    #[arg(long)]
+    pub all: bool,
+    /// How many incidents.
+    #[arg(long, default_value_t = 100)]
+    pub count: u64,
+    /// The dataset's seed; incident seeds are derived from it.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The dataset directory.
+    #[arg(long, value_name = "DIR", required_unless_present = "stats")]
+    pub out: Option<PathBuf>,
+    /// The environment engine.
+    #[arg(long, value_enum, default_value_t = BackendName::Sim)]
+    pub backend: BackendName,
+    /// Formats to write, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "native")]
+    pub format: Vec<DatasetFormat>,
+    /// Print statistics of an existing dataset instead of generating one.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenarios", "all", "out"])]
+    pub stats: Option<PathBuf>,
+    /// With --stats: print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Threads that simulate and write; default: one per core. The files do not depend
+    /// on it.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// `otrashi report`
+#[derive(Debug, Args)]
+#[command(after_help = "\
+INPUT is an episode directory (`otrashi run --out`) or an `otrashi eval --json` file; an
+eval's episodes are embedded when its rows name their directories (`eval --out`).
+
+Examples:
+  otrashi run shop-cart-memory-leak --out runs/ && otrashi report runs/<episode>
+  otrashi eval --all --seeds 3 --out runs/ --json > eval.json && otrashi report eval.json
+  otrashi report runs/<episode> --html /tmp/episode.html")]
+pub struct ReportArgs {
+    /// An episode directory or an eval result file.
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+    /// Where to write the HTML; default: `report.html` next to the input.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
 }

@@ -51,9 +51,20 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArtifactError + '_ {
     }
 }
 
+/// Whether files are flushed to disk before they are renamed into place. Episode
+/// directories are (each file must survive a crash); dataset incidents are staged in a
+/// directory that is renamed whole, and flushing thousands of files would dominate the
+/// time to generate them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Synced,
+    Unsynced,
+}
+
 /// Writes a file through a temporary name: `write` fills it, then it is renamed.
 fn atomic(
     path: &Path,
+    durability: Durability,
     write: impl FnOnce(&mut BufWriter<fs::File>) -> Result<(), ArtifactError>,
 ) -> Result<(), ArtifactError> {
     let mut tmp = path.as_os_str().to_owned();
@@ -63,13 +74,23 @@ fn atomic(
     let mut w = BufWriter::new(file);
     write(&mut w)?;
     w.flush().map_err(io(&tmp))?;
-    w.get_ref().sync_all().map_err(io(&tmp))?;
+    if durability == Durability::Synced {
+        w.get_ref().sync_all().map_err(io(&tmp))?;
+    }
     drop(w);
     fs::rename(&tmp, path).map_err(io(path))
 }
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ArtifactError> {
-    atomic(path, |w| {
+    write_json_as(path, value, Durability::Synced)
+}
+
+fn write_json_as(
+    path: &Path,
+    value: &impl Serialize,
+    durability: Durability,
+) -> Result<(), ArtifactError> {
+    atomic(path, durability, |w| {
         serde_json::to_writer_pretty(&mut *w, value).map_err(|source| ArtifactError::Encode {
             path: path.to_owned(),
             source,
@@ -82,7 +103,15 @@ fn write_jsonl<T: Serialize>(
     path: &Path,
     rows: impl IntoIterator<Item = T>,
 ) -> Result<(), ArtifactError> {
-    atomic(path, |w| {
+    write_jsonl_as(path, rows, Durability::Synced)
+}
+
+fn write_jsonl_as<T: Serialize>(
+    path: &Path,
+    rows: impl IntoIterator<Item = T>,
+    durability: Durability,
+) -> Result<(), ArtifactError> {
+    atomic(path, durability, |w| {
         for row in rows {
             serde_json::to_writer(&mut *w, &row).map_err(|source| ArtifactError::Encode {
                 path: path.to_owned(),
@@ -114,31 +143,65 @@ fn metric_rows(t: &Telemetry) -> impl Iterator<Item = Value> + '_ {
     })
 }
 
-fn log_rows(t: &Telemetry) -> impl Iterator<Item = Value> + '_ {
-    t.logs.iter().map(move |r| {
-        let message = t
+/// A `logs.jsonl` row. A struct rather than `json!` because a dataset writes millions
+/// of them; fields are in alphabetical order, the order `json!` objects serialize in,
+/// so the bytes are the same either way.
+#[derive(Serialize)]
+struct LogRow<'a> {
+    level: crate::telemetry::LogLevel,
+    message: String,
+    service: &'a str,
+    t_ms: u64,
+    template: u32,
+    time: String,
+    trace_id: Option<String>,
+}
+
+fn log_rows(t: &Telemetry) -> impl Iterator<Item = LogRow<'_>> + '_ {
+    t.logs.iter().map(move |r| LogRow {
+        level: r.level,
+        message: t
             .log_templates
             .get(r.template as usize)
             .map(|tpl| tpl.render(&r.args))
-            .unwrap_or_default();
-        json!({
-            "time": wall(t, r.t_ms), "t_ms": r.t_ms, "service": t.service_name(r.service),
-            "level": r.level, "message": message, "template": r.template,
-            "trace_id": r.trace_id.map(|id| format!("{id:016x}")),
-        })
+            .unwrap_or_default(),
+        service: t.service_name(r.service),
+        t_ms: r.t_ms,
+        template: r.template,
+        time: wall(t, r.t_ms),
+        trace_id: r.trace_id.map(|id| format!("{id:016x}")),
     })
 }
 
-fn span_rows(t: &Telemetry) -> impl Iterator<Item = Value> + '_ {
-    t.spans.iter().map(move |s| {
-        json!({
-            "trace_id": format!("{:016x}", s.trace_id), "span_id": format!("{:016x}", s.span_id),
-            "parent_id": s.parent_id.map(|p| format!("{p:016x}")),
-            "service": t.service_name(s.service),
-            "operation": t.operations.get(s.operation as usize),
-            "start": wall(t, s.start_us / 1000), "start_us": s.start_us, "duration_us": s.duration_us,
-            "status": s.status, "http_status": s.http_status, "error": s.error,
-        })
+/// A `traces.jsonl` row; see [`LogRow`] for why a struct and why this field order.
+#[derive(Serialize)]
+struct SpanRow<'a> {
+    duration_us: u64,
+    error: &'a Option<String>,
+    http_status: u16,
+    operation: Option<&'a String>,
+    parent_id: Option<String>,
+    service: &'a str,
+    span_id: String,
+    start: String,
+    start_us: u64,
+    status: crate::telemetry::SpanStatus,
+    trace_id: String,
+}
+
+fn span_rows(t: &Telemetry) -> impl Iterator<Item = SpanRow<'_>> + '_ {
+    t.spans.iter().map(move |s| SpanRow {
+        duration_us: s.duration_us,
+        error: &s.error,
+        http_status: s.http_status,
+        operation: t.operations.get(s.operation as usize),
+        parent_id: s.parent_id.map(|p| format!("{p:016x}")),
+        service: t.service_name(s.service),
+        span_id: format!("{:016x}", s.span_id),
+        start: wall(t, s.start_us / 1000),
+        start_us: s.start_us,
+        status: s.status,
+        trace_id: format!("{:016x}", s.trace_id),
     })
 }
 
@@ -193,17 +256,35 @@ pub fn write_episode_dir(
     )?;
     write_jsonl(&dir.join("trajectory.jsonl"), &result.trajectory)?;
 
+    write_telemetry_dir(&tele_dir, t)
+}
+
+/// As [`write_telemetry_dir`], without flushing each file to disk: for callers that
+/// stage the files in a directory they rename into place whole (datasets), where a
+/// killed process leaves only the staging directory behind. Not safe against power loss.
+pub fn write_telemetry_dir_unsynced(tele_dir: &Path, t: &Telemetry) -> Result<(), ArtifactError> {
+    write_telemetry(tele_dir, t, Durability::Unsynced)
+}
+
+/// Writes the `telemetry/` files of an episode directory into `tele_dir` (which must
+/// exist): `alert.json` and one JSONL file per modality. Datasets reuse it so that an
+/// incident's telemetry reads the same as an episode's.
+pub fn write_telemetry_dir(tele_dir: &Path, t: &Telemetry) -> Result<(), ArtifactError> {
+    write_telemetry(tele_dir, t, Durability::Synced)
+}
+
+fn write_telemetry(tele_dir: &Path, t: &Telemetry, d: Durability) -> Result<(), ArtifactError> {
     let alert = json!({
         "name": t.alert.name, "service": t.alert.service, "severity": t.alert.severity,
         "summary": t.alert.summary, "time": wall(t, t.alert.t_ms), "t_ms": t.alert.t_ms,
         "telemetry_start": wall(t, 0), "telemetry_end": wall(t, t.end_ms),
     });
-    write_json(&tele_dir.join("alert.json"), &alert)?;
-    write_jsonl(&tele_dir.join("metrics.jsonl"), metric_rows(t))?;
-    write_jsonl(&tele_dir.join("logs.jsonl"), log_rows(t))?;
-    write_jsonl(&tele_dir.join("traces.jsonl"), span_rows(t))?;
-    write_jsonl(&tele_dir.join("events.jsonl"), event_rows(t))?;
-    write_jsonl(&tele_dir.join("deploys.jsonl"), deploy_rows(t))?;
+    write_json_as(&tele_dir.join("alert.json"), &alert, d)?;
+    write_jsonl_as(&tele_dir.join("metrics.jsonl"), metric_rows(t), d)?;
+    write_jsonl_as(&tele_dir.join("logs.jsonl"), log_rows(t), d)?;
+    write_jsonl_as(&tele_dir.join("traces.jsonl"), span_rows(t), d)?;
+    write_jsonl_as(&tele_dir.join("events.jsonl"), event_rows(t), d)?;
+    write_jsonl_as(&tele_dir.join("deploys.jsonl"), deploy_rows(t), d)?;
     Ok(())
 }
 

@@ -15,6 +15,8 @@
 //!   heuristic `Baseline` and a `RandomAgent`.
 //! - [`episode`] runs one whole episode with an in-process agent; [`artifacts`] writes
 //!   its directory (scenario, truth, telemetry, trajectory, report, score).
+//! - [`dataset`] lays incidents out as datasets (native, RCAEval, chat rows for LLM
+//!   trainers); [`html`] renders an episode directory or an eval as one HTML page.
 
 // Tests may unwrap: a panic there is the failure report.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -23,8 +25,10 @@ pub mod agents;
 pub mod artifacts;
 pub mod backend;
 pub mod context;
+pub mod dataset;
 pub mod episode;
 pub mod gym;
+pub mod html;
 pub mod observation;
 pub mod query;
 pub mod scorer;

@@ -92,6 +92,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     });
     figures.insert("scenario_parse_us".into(), json!(round2(1e6 / parses)));
 
+    let generated = generate_rate(budget.min(Duration::from_secs(3)))?;
+    figures.insert("generate_incidents_per_s".into(), json!(round2(generated)));
+
     if args.json {
         print_json(&Value::Object(figures))?;
     } else {
@@ -102,6 +105,45 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     std::hint::black_box(sink);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Incidents per second of `otrashi generate` on the simulator in the native format,
+/// files written (to a temporary directory, removed after), one thread.
+fn generate_rate(budget: Duration) -> anyhow::Result<f64> {
+    use super::generate::{generate, Plan};
+    use crate::args::DatasetFormat;
+
+    let scenario = otrashi_scenarios::library::load("shop-cart-memory-leak")
+        .map_err(|d| anyhow::anyhow!("the bundled scenario does not load:\n{d}"))?;
+    let root = std::env::temp_dir().join(format!("otrashi-bench-generate-{}", std::process::id()));
+    let hidden = indicatif::ProgressBar::hidden();
+    let start = Instant::now();
+    let mut total = 0u64;
+    let mut batch = 0u64;
+    while total < 10 || start.elapsed() < budget {
+        let plan = Plan {
+            scenarios: vec![(
+                scenario.clone(),
+                "library/shop-cart-memory-leak.yaml".into(),
+            )],
+            count: 10,
+            seed: batch,
+            formats: [DatasetFormat::Native].into_iter().collect(),
+            jobs: 1,
+        };
+        let outcome = generate(&plan, &root.join(batch.to_string()), &hidden);
+        batch += 1;
+        match outcome {
+            Ok(o) => total += o.written,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&root);
+                return Err(e);
+            }
+        }
+    }
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&root);
+    Ok(rate)
 }
 
 fn round2(x: f64) -> f64 {

@@ -3,6 +3,8 @@
 mod bench;
 mod eval;
 mod faults;
+mod generate;
+mod report;
 mod run;
 mod scenarios;
 mod tools;
@@ -20,6 +22,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(&args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }
 
