@@ -26,5 +26,16 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "the bundled library validates"
 cargo run --quiet --locked -p otrashi -- scenarios validate scenarios/library/*.yaml >/dev/null
 
+step "Python package (Gymnasium environment) and Python examples"
+# A virtual environment of the repository's own keeps the system Python untouched. The
+# extension is built with the dev profile so that it reuses what the Rust tests built.
+venv="${OTRASHI_VENV:-.venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/python" -m pip install --quiet "./trainer-bridge/python[test]"
+"$venv/bin/python" -m pytest -q trainer-bridge/python/tests
+
 echo
 echo "all checks passed"

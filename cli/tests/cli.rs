@@ -49,6 +49,8 @@ fn help_teaches_by_example_on_every_command() {
         vec!["run", "--help"],
         vec!["eval", "--help"],
         vec!["bench", "--help"],
+        vec!["generate", "--help"],
+        vec!["report", "--help"],
     ] {
         let out = otrashi(&cmd);
         assert!(out.status.success(), "{cmd:?}");
