@@ -63,6 +63,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     });
     figures.insert("scenario_parse_us".into(), json!(round2(1e6 / parses)));
 
+    // Step messages streamed to an in-process trainer on loopback and acknowledged,
+    // through the spool.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let steps = runtime.block_on(otrashi_bridge::bench_grpc_steps(budget))?;
+    figures.insert("grpc_steps_per_s".into(), json!(steps.round()));
+
     if args.json {
         print_json(&Value::Object(figures))?;
     } else {

@@ -3,9 +3,12 @@
 mod bench;
 mod eval;
 mod faults;
+mod feedback;
 mod run;
 mod scenarios;
+mod serve;
 mod tools;
+pub mod trainer_link;
 
 use std::process::ExitCode;
 
@@ -20,6 +23,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Feedback(cmd) => feedback::run(cmd),
     }
 }
 
