@@ -251,7 +251,27 @@ impl Spool {
         Ok(())
     }
 
-    /// Flushes the open segment and asks the OS to put it on disk (at episode ends).
+    /// Hands the buffered records to the OS: from then on they survive a crash of this
+    /// process (not yet of the machine; see [`Spool::sync_handle`]).
+    pub fn flush(&mut self) -> Result<(), SpoolError> {
+        if let Some((seg, writer)) = self.open.as_mut() {
+            writer.flush().map_err(io("flush", &seg.path))?;
+        }
+        Ok(())
+    }
+
+    /// A handle on the open segment, to `sync_data` outside the caller's lock (group
+    /// commit: one fsync covers every episode end since the last).
+    pub fn sync_handle(&self) -> Option<(File, PathBuf)> {
+        let (seg, writer) = self.open.as_ref()?;
+        writer
+            .get_ref()
+            .try_clone()
+            .ok()
+            .map(|f| (f, seg.path.clone()))
+    }
+
+    /// Flushes the open segment and asks the OS to put it on disk.
     pub fn sync(&mut self) -> Result<(), SpoolError> {
         if let Some((seg, writer)) = self.open.as_mut() {
             writer.flush().map_err(io("flush", &seg.path))?;
@@ -266,6 +286,12 @@ impl Spool {
     fn rotate(&mut self) -> Result<(), SpoolError> {
         if let Some((seg, mut writer)) = self.open.take() {
             writer.flush().map_err(io("flush", &seg.path))?;
+            // A closed segment gets no later group commit: make it durable now (rare:
+            // once per eighth of the size limit).
+            writer
+                .get_ref()
+                .sync_data()
+                .map_err(io("sync", &seg.path))?;
             self.closed.push_back(seg);
         }
         Ok(())

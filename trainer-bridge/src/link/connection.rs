@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use prost::Message as _;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -17,6 +18,9 @@ use otrashi_proto::v1::{
 
 use super::{LinkConfig, LinkError, Shared};
 use crate::feedback::FeedbackRecord;
+
+/// Soft cap of a frame's encoded size (one larger message still goes alone).
+const MAX_FRAME_BYTES: usize = 1 << 20;
 
 /// Builds the endpoint for the trainer URL (checked once, up front).
 pub(super) fn endpoint(config: &LinkConfig) -> Result<Endpoint, LinkError> {
@@ -176,7 +180,20 @@ async fn send_loop(shared: &Arc<Shared>, tx: mpsc::Sender<GymFrame>, max: usize)
             st.sent = st.sent.max(st.acked);
             let first = st.pending.front().map_or(st.last_seq + 1, |m| m.seq);
             let skip = (st.sent + 1).saturating_sub(first) as usize;
-            let messages: Vec<_> = st.pending.iter().skip(skip).take(max).cloned().collect();
+            // Frames stay well under gRPC's default 4 MiB message limit of trainers.
+            let mut bytes = 0usize;
+            let messages: Vec<_> = st
+                .pending
+                .iter()
+                .skip(skip)
+                .take(max)
+                .take_while(|m| {
+                    let first = bytes == 0;
+                    bytes += m.encoded_len();
+                    first || bytes <= MAX_FRAME_BYTES
+                })
+                .cloned()
+                .collect();
             if let Some(last) = messages.last() {
                 st.sent = last.seq;
             }

@@ -161,6 +161,8 @@ pub(crate) struct State {
 
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// Wakes the group-commit task.
+    sync_wanted: tokio::sync::Notify,
     changed: watch::Sender<u64>,
     worker_id: String,
 }
@@ -220,6 +222,7 @@ impl Shared {
 pub struct TrainerLink {
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
+    syncer: Option<JoinHandle<()>>,
     stop: watch::Sender<bool>,
 }
 
@@ -261,8 +264,10 @@ impl TrainerLink {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             changed: watch::channel(0).0,
+            sync_wanted: tokio::sync::Notify::new(),
             worker_id: config.worker_id.clone(),
         });
+        let syncer = tokio::spawn(group_commit(Arc::clone(&shared)));
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(connection::run(
             Arc::clone(&shared),
@@ -274,6 +279,7 @@ impl TrainerLink {
         Ok(TrainerLink {
             shared,
             task: Some(task),
+            syncer: Some(syncer),
             stop,
         })
     }
@@ -381,10 +387,14 @@ impl TrainerLink {
         self.send(Body::Step(step)).await
     }
 
-    /// Sends an episode's end and makes the spool durable (fsync).
+    /// Sends an episode's end: the spool is flushed to the OS at once (the episode now
+    /// survives a crash of this process) and synced to disk (fsync) by the background
+    /// group commit, which covers every episode end since the previous fsync — an fsync
+    /// costs milliseconds, more than a whole episode's messages.
     pub async fn end_episode(&self, end: EpisodeEnd) -> Result<u64, LinkError> {
         let seq = self.send(Body::EpisodeEnd(end)).await?;
-        self.shared.lock()?.spool.sync()?;
+        self.shared.lock()?.spool.flush()?;
+        self.shared.sync_wanted.notify_one();
         Ok(seq)
     }
 
@@ -436,6 +446,9 @@ impl TrainerLink {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        if let Some(syncer) = self.syncer.take() {
+            syncer.abort();
+        }
         let status = self.status()?;
         {
             let mut st = self.shared.lock()?;
@@ -455,8 +468,27 @@ impl TrainerLink {
 
 impl Drop for TrainerLink {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
+        for task in [self.task.take(), self.syncer.take()].into_iter().flatten() {
             task.abort();
+        }
+    }
+}
+
+/// The group commit: fsyncs the open segment whenever episode ends were written since
+/// the last fsync, outside the state lock.
+async fn group_commit(shared: Arc<Shared>) {
+    loop {
+        shared.sync_wanted.notified().await;
+        let handle = match shared.lock() {
+            Ok(st) => st.spool.sync_handle(),
+            Err(_) => return,
+        };
+        let Some((file, path)) = handle else { continue };
+        let synced =
+            tokio::task::spawn_blocking(move || file.sync_data().map_err(|e| (e, path))).await;
+        if let Ok(Err((e, path))) = synced {
+            tracing::warn!(error = %e, path = %path.display(),
+                "cannot fsync the trainer spool; episodes survive a crash of otrashi but maybe not of the machine");
         }
     }
 }
