@@ -252,3 +252,34 @@ async fn feedback_is_stored_once_with_its_episode_and_policy_versions_are_stampe
     assert!(link.wait_acked(Duration::from_secs(5)).await.unwrap());
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trainer_behind_a_token_takes_only_the_gym_that_has_it() {
+    let trainer = CollectingTrainer::new(TrainerConfig::default());
+    let (addr, server) = start_trainer_with_token(trainer.clone(), "t0ken").await;
+
+    let wrong_spool = tempfile::tempdir().unwrap();
+    let mut wrong = config(addr, wrong_spool.path());
+    wrong.token = Some("guess".into());
+    let wrong = TrainerLink::start(wrong).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = wrong.status().unwrap();
+    assert!(
+        !status.connected && status.connections == 0,
+        "a bad token was let in"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), wrong.acquire_episode())
+            .await
+            .is_err()
+    );
+
+    let spool = tempfile::tempdir().unwrap();
+    let mut right = config(addr, spool.path());
+    right.token = Some("t0ken".into());
+    let right = TrainerLink::start(right).unwrap();
+    send_episode(&right, "authorized", 2).await;
+    assert!(right.wait_acked(Duration::from_secs(5)).await.unwrap());
+    assert_complete(&trainer, &["authorized".to_owned()], 2);
+    server.abort();
+}

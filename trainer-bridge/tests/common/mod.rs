@@ -46,6 +46,23 @@ pub async fn start_trainer(
     (local, task)
 }
 
+/// Serves `trainer` on a fresh port behind a bearer token.
+pub async fn start_trainer_with_token(
+    trainer: CollectingTrainer,
+    token: &str,
+) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind(any_port()).await.unwrap();
+    let local = listener.local_addr().unwrap();
+    let auth = otrashi_bridge::auth::BearerAuth::new(Some(token));
+    let task = tokio::spawn(async move {
+        let _ = Server::builder()
+            .add_service(TrainerExchangeServer::with_interceptor(trainer, auth))
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await;
+    });
+    (local, task)
+}
+
 pub fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
