@@ -90,6 +90,8 @@ pub(super) async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = config.backoff_min;
+    let mut failures = 0u64;
+    let mut last_warned = tokio::time::Instant::now();
     loop {
         let attempt = connect_once(&shared, &endpoint, token.as_ref(), &config);
         let outcome = tokio::select! {
@@ -103,11 +105,25 @@ pub(super) async fn run(
             // trainer grants.
             st.credit = 0;
         });
+        let error = chain(&err);
+        let retry_in_ms = backoff.as_millis() as u64;
         if opened {
             backoff = config.backoff_min;
+            failures = 0;
+            tracing::warn!(url = %config.url, worker = %shared.worker_id, %error, retry_in_ms,
+                "trainer link: connection lost; unacknowledged messages stay spooled and are re-sent");
+        } else {
+            failures += 1;
+            // The first failure and then about every 30 s at warn; the retries between
+            // at debug, so a trainer that is down does not flood the log.
+            if failures == 1 || last_warned.elapsed() >= Duration::from_secs(30) {
+                last_warned = tokio::time::Instant::now();
+                tracing::warn!(url = %config.url, worker = %shared.worker_id, %error, failures, retry_in_ms,
+                    "trainer link: cannot reach the trainer; retrying (episodes wait for its credit, nothing is lost)");
+            } else {
+                tracing::debug!(url = %config.url, %error, failures, "trainer link: retry failed");
+            }
         }
-        tracing::warn!(url = %config.url, worker = %shared.worker_id, error = %err,
-            retry_in_ms = backoff.as_millis() as u64, "trainer link: connection lost; unacknowledged messages stay spooled and are re-sent");
         // Jitter spreads reconnects of many workers after a trainer restart.
         let jitter = Duration::from_millis(u64::from(std::process::id() % 50));
         tokio::select! {
@@ -120,6 +136,21 @@ pub(super) async fn run(
         st.connected = false;
         st.stopped = true;
     });
+}
+
+/// An error with its sources, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cur = s.source();
+    }
+    text
 }
 
 /// One connection; returns whether the stream opened, and why it ended.
