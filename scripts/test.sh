@@ -35,7 +35,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/python" -m pip install --quiet "./trainer-bridge/python[test]"
+"$venv/bin/python" -m pip install --quiet grpcio grpcio-tools
 "$venv/bin/python" -m pytest -q trainer-bridge/python/tests
+
+step "Python trainer over gRPC (examples/python/trainer_grpc.py)"
+OTRASHI_BIN="$PWD/target/debug/otrashi" "$venv/bin/python" -m pytest -q trainer-bridge/tests_py
 
 echo
 echo "all checks passed"

@@ -69,6 +69,104 @@ Examples:
     Generate(GenerateArgs),
     /// Render an episode directory or an eval result as one self-contained HTML page.
     Report(ReportArgs),
+    /// Serve the gym over gRPC so a trainer can drive episodes (create, reset, step, close).
+    #[command(after_help = "\
+Examples:
+  otrashi serve                                   # 127.0.0.1:50051, no token
+  OTRASHI_TOKEN=s3cret otrashi serve --listen 127.0.0.1:6000
+  otrashi serve --listen 0.0.0.0:50051 --allow-remote --token-file token.txt \\
+      --tls-cert cert.pem --tls-key key.pem       # TLS needs a build with `--features tls`
+
+The protocol is proto/otrashi/v1/gym.proto (service otrashi.v1.GymService).")]
+    Serve(ServeArgs),
+    /// Work with human and AI feedback stored by `--trainer` runs.
+    #[command(subcommand)]
+    Feedback(FeedbackCommand),
+}
+
+/// `otrashi serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Allow a non-loopback address (use a token and TLS then).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// A file holding the bearer token every request must carry; default: $OTRASHI_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Environments open at once, at most.
+    #[arg(long, default_value_t = 64)]
+    pub max_envs: usize,
+}
+
+/// `otrashi feedback …`
+#[derive(Debug, Subcommand)]
+pub enum FeedbackCommand {
+    /// Export stored feedback as JSONL for TRL / OpenRLHF.
+    #[command(after_help = "\
+`dpo` writes {prompt, chosen, rejected} per pairwise preference (both episodes must share
+the prompt); `rm` writes {prompt, response, score} per scalar score.
+
+Examples:
+  otrashi feedback export --format dpo --store otrashi-runs --out dpo.jsonl
+  otrashi feedback export --format rm --store otrashi-runs --out rm.jsonl")]
+    Export(FeedbackExportArgs),
+}
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FeedbackFormat {
+    /// Preference pairs for DPO.
+    Dpo,
+    /// Scored samples for a reward model.
+    Rm,
+}
+
+/// `otrashi feedback export`
+#[derive(Debug, Args)]
+pub struct FeedbackExportArgs {
+    /// What to write.
+    #[arg(long, value_enum)]
+    pub format: FeedbackFormat,
+    /// The feedback store: the `--out` directory of the runs (holds feedback.jsonl).
+    #[arg(long, value_name = "DIR")]
+    pub store: PathBuf,
+    /// The JSONL file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Streaming episodes to a trainer (`run`, `eval`).
+#[derive(Debug, Args, Clone)]
+pub struct TrainerArgs {
+    /// Stream every episode to a trainer over gRPC (otrashi.v1.TrainerExchange), e.g.
+    /// http://127.0.0.1:50052. Episodes start only with the trainer's credit.
+    #[arg(long, value_name = "URL")]
+    pub trainer: Option<String>,
+    /// This gym's worker id at the trainer: stable across restarts, unique among gyms
+    /// running at once.
+    #[arg(long, default_value = "default", value_name = "ID")]
+    pub worker: String,
+    /// Where unacknowledged messages wait [default: ~/.cache/otrashi/spool/<worker>].
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// A file holding a bearer token for the trainer; default: $OTRASHI_TRAINER_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub trainer_token_file: Option<PathBuf>,
+    /// Where trainer feedback is stored [default: the --out directory].
+    #[arg(long, value_name = "DIR")]
+    pub feedback_store: Option<PathBuf>,
+    /// How long to wait at the end for the trainer to acknowledge everything.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub trainer_drain: String,
 }
 
 /// `otrashi scenarios …`
@@ -202,6 +300,9 @@ pub struct RunArgs {
     /// Agent and budget options.
     #[command(flatten)]
     pub agent: AgentArgs,
+    /// Trainer options.
+    #[command(flatten)]
+    pub trainer: TrainerArgs,
 }
 
 /// `otrashi eval`
@@ -241,6 +342,9 @@ pub struct EvalArgs {
     /// Agent and budget options.
     #[command(flatten)]
     pub agent: AgentArgs,
+    /// Trainer options.
+    #[command(flatten)]
+    pub trainer: TrainerArgs,
 }
 
 /// `otrashi bench`

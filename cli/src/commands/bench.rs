@@ -51,6 +51,7 @@ fn rate(budget: Duration, f: impl FnMut()) -> f64 {
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let budget = Duration::from_secs_f64(args.seconds.clamp(0.1, 600.0));
     let mut figures = Map::new();
+    let mut notes: Vec<String> = Vec::new();
 
     // A 10-service topology, a 10-minute window, all five modalities generated and
     // stored, one thread.
@@ -94,7 +95,30 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
 
     let generated = generate_rate(budget.min(Duration::from_secs(3)))?;
     figures.insert("generate_incidents_per_s".into(), json!(round2(generated)));
+    // Step messages streamed to an in-process trainer on loopback and acknowledged,
+    // through the spool.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let steps = runtime.block_on(otrashi_bridge::bench_grpc_steps(budget))?;
+    figures.insert("grpc_steps_per_s".into(), json!(steps.round()));
 
+    // The Python package measures itself (a Python step against the same step from
+    // Rust); it is there only when `otrashi` is importable by $OTRASHI_PYTHON.
+    match python_step_overhead() {
+        Ok(us) => {
+            figures.insert("py_step_overhead_us".into(), json!(round2(us)));
+        }
+        Err(why) => {
+            figures.insert("py_step_overhead_us".into(), Value::Null);
+            notes.push(format!("py_step_overhead_us not measured: {why}"));
+        }
+    }
+
+    if !notes.is_empty() {
+        figures.insert("notes".into(), json!(notes));
+    }
     if args.json {
         print_json(&Value::Object(figures))?;
     } else {
@@ -148,4 +172,26 @@ fn generate_rate(budget: Duration) -> anyhow::Result<f64> {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+/// Runs the Python package's own overhead measurement in a child interpreter.
+fn python_step_overhead() -> Result<f64, String> {
+    let python = std::env::var("OTRASHI_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let out = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import json, otrashi; print(json.dumps(otrashi._bench_step_overhead_us(2000, 5)))",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the `otrashi` Python package is not importable by {python} (install it with `pip install ./trainer-bridge/python`, or point $OTRASHI_PYTHON at a Python that has it)"
+        ));
+    }
+    let value: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("unexpected output from the Python benchmark: {e}"))?;
+    value["py_step_overhead_us"]
+        .as_f64()
+        .ok_or_else(|| "the Python benchmark printed no py_step_overhead_us".to_owned())
 }

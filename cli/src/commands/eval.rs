@@ -49,6 +49,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         .progress_chars("=> "),
     );
     let rows = runtime.block_on(async {
+        let runs_dir = args.out.clone().unwrap_or_else(|| "otrashi-runs".into());
+        let trainer = super::trainer_link::TrainerSession::start(
+            &args.trainer,
+            &runs_dir,
+            settings.backend_name(),
+            cancel.clone(),
+        )?;
         let mut rows = Vec::with_capacity(total as usize);
         for resolved in &scenarios {
             for seed in 0..args.seeds {
@@ -56,10 +63,17 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     anyhow::bail!("interrupted after {} of {total} episodes", rows.len());
                 }
                 bar.set_message(format!("{} seed {seed}", resolved.scenario.metadata.name));
+                let permit = match &trainer {
+                    Some(t) => Some(t.permit().await?),
+                    None => None,
+                };
                 let gym = settings.gym(resolved.scenario.clone());
                 let played = session::play(gym, &settings, Some(seed))
                     .await
                     .with_context(|| format!("{} seed {seed}", resolved.scenario.metadata.name))?;
+                if let (Some(t), Some(p)) = (&trainer, permit) {
+                    t.send(p, &played).await?;
+                }
                 let dir = match &args.out {
                     Some(out) => {
                         let dir = session::episode_dir(out, &played);
@@ -71,6 +85,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 rows.push(row_of(&played, dir));
                 bar.inc(1);
             }
+        }
+        if let Some(t) = trainer {
+            t.finish().await?;
         }
         Ok(rows)
     })?;

@@ -3,11 +3,14 @@
 mod bench;
 mod eval;
 mod faults;
+mod feedback;
 mod generate;
 mod report;
 mod run;
 mod scenarios;
+mod serve;
 mod tools;
+pub mod trainer_link;
 
 use std::process::ExitCode;
 
@@ -24,6 +27,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Feedback(cmd) => feedback::run(cmd),
     }
 }
 

@@ -17,14 +17,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_args(&args.agent, cancel.clone())?;
     let runtime = session::runtime(&cancel)?;
     runtime.block_on(async move {
+        let trainer = super::trainer_link::TrainerSession::start(
+            &args.trainer,
+            &args.out,
+            settings.backend_name(),
+            cancel.clone(),
+        )?;
+        let permit = match &trainer {
+            Some(t) => Some(t.permit().await?),
+            None => None,
+        };
         let gym = settings.gym(resolved.scenario.clone());
         let played = session::play(gym, &settings, args.seed).await?;
+        if let (Some(t), Some(p)) = (&trainer, permit) {
+            t.send(p, &played).await?;
+        }
         let dir = session::episode_dir(&args.out, &played);
         session::write_episode(&dir, &played, &resolved.scenario)?;
         if args.json {
             print_json(&episode_json(&played, &settings, &dir))?;
         } else {
             output::print_episode(&played, &settings, &dir);
+        }
+        if let Some(t) = trainer {
+            t.finish().await?;
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -166,7 +166,7 @@ fn columns(t: &Telemetry) -> Vec<Column<'_>> {
 
 /// The value of one series at scrape time `t_ms`, read as a level or a rate.
 fn value_at(s: &MetricSeries, t_ms: u64, read: Read) -> Option<f64> {
-    if s.step_ms == 0 || t_ms < s.start_ms || (t_ms - s.start_ms) % s.step_ms != 0 {
+    if s.step_ms == 0 || t_ms < s.start_ms || !(t_ms - s.start_ms).is_multiple_of(s.step_ms) {
         return None;
     }
     let k = usize::try_from((t_ms - s.start_ms) / s.step_ms).ok()?;

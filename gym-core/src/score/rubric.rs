@@ -69,6 +69,26 @@ pub struct Rubric {
     pub hallucination: HallucinationRubric,
     /// Efficiency settings.
     pub efficiency: EfficiencyRubric,
+    /// Blending of human and AI feedback (received over the trainer bridge) into the
+    /// reward; absent means off. Applied by `otrashi-bridge`'s `feedback::blend`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<FeedbackBlend>,
+}
+
+/// How stored feedback is blended into an episode's reward.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackBlend {
+    /// Share of the blended total that comes from feedback, in [0, 1] (0: off).
+    #[serde(default)]
+    pub weight: f64,
+    /// An AI rater's weight relative to a human rater's.
+    #[serde(default = "one")]
+    pub ai_rater_weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// Component weights; only their ratios matter.
@@ -263,6 +283,16 @@ impl Rubric {
         }
         unit("truncated_reward", self.truncated_reward)?;
         unit("invalid_action_penalty", self.invalid_action_penalty)?;
+        if let Some(feedback) = &self.feedback {
+            unit("feedback.weight", feedback.weight)?;
+            if !(feedback.ai_rater_weight >= 0.0 && feedback.ai_rater_weight.is_finite()) {
+                return Err(RubricError::Invalid {
+                    origin: origin.to_owned(),
+                    field: "feedback.ai_rater_weight".to_owned(),
+                    problem: format!("must be a number ≥ 0, not {}", feedback.ai_rater_weight),
+                });
+            }
+        }
         unit("fault_kind.family_credit", self.fault_kind.family_credit)?;
         unit(
             "fault_kind.other_level_credit",
@@ -402,5 +432,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("/nonexistent/rubric.toml"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod feedback_section_tests {
+    use super::*;
+
+    #[test]
+    fn a_rubric_with_a_feedback_section_loads_and_is_checked() {
+        let with = format!("{DEFAULT_RUBRIC_TOML}\n[feedback]\nweight = 0.25\n");
+        let rubric = Rubric::from_toml_str(&with, "r.toml").unwrap();
+        let feedback = rubric.feedback.unwrap();
+        assert_eq!(feedback.weight, 0.25);
+        assert_eq!(feedback.ai_rater_weight, 1.0);
+        let bad = format!("{DEFAULT_RUBRIC_TOML}\n[feedback]\nweight = 2.0\n");
+        let err = Rubric::from_toml_str(&bad, "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("feedback.weight"), "{err}");
+        assert_eq!(Rubric::default().feedback, None);
     }
 }
