@@ -46,7 +46,7 @@ impl Sim<'_> {
                 if m.liveness_period > 0 && pod.up(t) {
                     let period = m.liveness_period;
                     let stagger = (k as u32 * period) / replicas as u32;
-                    if t >= pod.started + period && (t + stagger) % period == 0 {
+                    if t >= pod.started + period && (t + stagger).is_multiple_of(period) {
                         let probe = format!(
                             "Liveness probe failed: Get \"http://{}:8080/healthz\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
                             self.prof[i].ip
