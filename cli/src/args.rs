@@ -155,7 +155,7 @@ pub struct TrainerArgs {
     /// running at once.
     #[arg(long, default_value = "default", value_name = "ID")]
     pub worker: String,
-    /// Where unacknowledged messages wait [default: ~/.cache/otrashi/spool/<worker>].
+    /// Where unacknowledged messages wait (default: `~/.cache/otrashi/spool/<worker>`).
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,
     /// A file holding a bearer token for the trainer; default: $OTRASHI_TRAINER_TOKEN.
