@@ -128,6 +128,9 @@ pub enum FeedbackFormat {
     Dpo,
     /// Scored samples for a reward model.
     Rm,
+    /// One line per episode: the gym's reward blended with its feedback by the rubric's
+    /// `[feedback]` section.
+    Rewards,
 }
 
 /// `otrashi feedback export`
@@ -142,6 +145,10 @@ pub struct FeedbackExportArgs {
     /// The JSONL file to write.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// A rubric file whose `[feedback]` section (`weight`, `ai_rater_weight`) sets how
+    /// feedback blends into the reward (`--format rewards`); default: no blending.
+    #[arg(long, value_name = "FILE")]
+    pub rubric: Option<PathBuf>,
 }
 
 /// Streaming episodes to a trainer (`run`, `eval`).

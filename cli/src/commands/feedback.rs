@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use otrashi_bridge::feedback::{export, ExportFormat, FEEDBACK_FILE};
+use otrashi_bridge::feedback::{
+    export, export_rewards, ExportFormat, FeedbackRubric, FEEDBACK_FILE,
+};
 use otrashi_bridge::FeedbackStore;
 
 use crate::args::{FeedbackCommand, FeedbackFormat};
@@ -22,12 +24,31 @@ pub fn run(cmd: FeedbackCommand) -> anyhow::Result<ExitCode> {
             let store = FeedbackStore::open(&args.store).with_context(|| {
                 format!("cannot open the feedback store {}", args.store.display())
             })?;
-            let format = match args.format {
-                FeedbackFormat::Dpo => ExportFormat::Dpo,
-                FeedbackFormat::Rm => ExportFormat::Rm,
-            };
-            let summary = export(&store, format, &args.out)
-                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            let summary = match args.format {
+                FeedbackFormat::Dpo => export(&store, ExportFormat::Dpo, &args.out),
+                FeedbackFormat::Rm => export(&store, ExportFormat::Rm, &args.out),
+                FeedbackFormat::Rewards => {
+                    let rubric = match &args.rubric {
+                        Some(path) => {
+                            // The whole rubric is checked as `run` would read it; the
+                            // blend reads its [feedback] section.
+                            let text = std::fs::read_to_string(path).map_err(|e| {
+                                InputError(format!("cannot read --rubric {}: {e}", path.display()))
+                            })?;
+                            otrashi_gym::score::Rubric::from_toml_str(
+                                &text,
+                                &path.display().to_string(),
+                            )
+                            .map_err(|e| InputError(e.to_string()))?;
+                            FeedbackRubric::from_rubric_toml(&text)
+                                .map_err(|e| InputError(format!("{}: {e}", path.display())))?
+                        }
+                        None => FeedbackRubric::default(),
+                    };
+                    export_rewards(&store, &rubric, &args.out)
+                }
+            }
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
             eprintln!(
                 "wrote {} lines to {} ({} skipped: episode not recorded; {} skipped: preference across different prompts)",
                 summary.written,

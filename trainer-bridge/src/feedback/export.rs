@@ -4,6 +4,10 @@
 //!   `DPOTrainer` standard (non-conversational) format, and OpenRLHF's
 //!   `--prompt_key prompt --chosen_key chosen --rejected_key rejected`.
 //! - `rm`: one line per scalar score, `{"prompt", "response", "score"}`.
+//! - `rewards` ([`export_rewards`]): one line per recorded episode with the gym's reward
+//!   blended with the episode's feedback by the rubric's `[feedback]` section,
+//!   `{"prompt", "response", "score", "reward", "feedback_count", …}` — what an RL
+//!   trainer consumes once human and AI raters have had their say.
 //!
 //! A preference needs both episodes recorded with the same prompt (the same alert and
 //! tools): a pair over different incidents is not a preference between answers to one
@@ -106,6 +110,52 @@ pub fn export(
     Ok(summary)
 }
 
+/// Writes one line per recorded episode: its reward blended with its feedback by
+/// `rubric` (see [`super::blend`]). With the default rubric (feedback weight 0) the score
+/// is the gym's reward.
+pub fn export_rewards(
+    store: &FeedbackStore,
+    rubric: &super::FeedbackRubric,
+    out: &Path,
+) -> Result<ExportSummary, StoreError> {
+    let io = |action: &'static str| {
+        let path: PathBuf = out.to_owned();
+        move |source| StoreError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let mut w = BufWriter::new(File::create(out).map_err(io("create"))?);
+    let mut summary = ExportSummary::default();
+    let feedback = store.all_feedback()?;
+    for episode in store.all_episodes()? {
+        let automatic = otrashi_gym::score::Reward {
+            total: episode.reward,
+            components: Vec::new(),
+        };
+        let blended = super::blend(&automatic, &episode.episode_id, &feedback, rubric);
+        let about = store.for_episode(&episode.episode_id)?.len();
+        let line = json!({
+            "prompt": episode.prompt,
+            "response": episode.response,
+            "score": blended.total,
+            "reward": episode.reward,
+            "feedback_count": about,
+            "feedback": blended.components.iter().find(|c| c.name == "feedback"),
+            "episode_id": episode.episode_id,
+            "scenario": episode.scenario,
+            "seed": episode.seed,
+            "policy_version": episode.policy_version,
+        });
+        serde_json::to_writer(&mut w, &line).map_err(StoreError::Encode)?;
+        w.write_all(b"\n").map_err(io("write"))?;
+        summary.written += 1;
+    }
+    w.flush().map_err(io("write"))?;
+    Ok(summary)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -193,5 +243,52 @@ mod tests {
             serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
         assert_eq!(line["response"], "bad answer");
         assert_eq!(line["score"], 0.25);
+    }
+
+    #[test]
+    fn rewards_blend_the_gym_reward_with_feedback_by_the_rubric() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FeedbackStore::open(dir.path()).unwrap();
+        let mut a = episode("a", "P", "answer");
+        a.reward = 0.4;
+        store.record_episode(a).unwrap();
+        let mut b = episode("b", "P", "other");
+        b.reward = 0.9;
+        store.record_episode(b).unwrap();
+        store
+            .insert(fb(
+                "s1",
+                FeedbackValue::Score {
+                    episode_id: "a".into(),
+                    score: 1.0,
+                },
+            ))
+            .unwrap();
+        let out = dir.path().join("rewards.jsonl");
+        let read = |out: &Path| -> Vec<serde_json::Value> {
+            std::fs::read_to_string(out)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+
+        // The default rubric does not blend: the score is the gym's reward.
+        let s = export_rewards(&store, &super::super::FeedbackRubric::default(), &out).unwrap();
+        assert_eq!(s.written, 2);
+        let lines = read(&out);
+        assert_eq!(lines[0]["episode_id"], "a");
+        assert_eq!(lines[0]["score"], 0.4);
+        assert_eq!(lines[0]["feedback_count"], 1);
+
+        // Half the weight on feedback: a human's 1.0 lifts 0.4 to 0.7; the episode
+        // without feedback keeps its reward.
+        let rubric =
+            super::super::FeedbackRubric::from_rubric_toml("[feedback]\nweight = 0.5\n").unwrap();
+        export_rewards(&store, &rubric, &out).unwrap();
+        let lines = read(&out);
+        let score = lines[0]["score"].as_f64().unwrap();
+        assert!((score - 0.7).abs() < 1e-9, "{score}");
+        assert_eq!(lines[1]["score"], 0.9);
     }
 }

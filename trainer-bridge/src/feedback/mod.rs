@@ -12,7 +12,7 @@ mod export;
 mod store;
 
 pub use blend::{blend, FeedbackRubric};
-pub use export::{export, ExportFormat, ExportSummary};
+pub use export::{export, export_rewards, ExportFormat, ExportSummary};
 pub use store::{FeedbackStore, StoreError, EPISODES_FILE, FEEDBACK_FILE};
 
 use serde::{Deserialize, Serialize};

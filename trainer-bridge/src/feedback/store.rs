@@ -212,6 +212,13 @@ impl FeedbackStore {
         Ok(self.lock()?.episodes.get(episode_id).cloned())
     }
 
+    /// Every recorded episode, ordered by id (a stable order for exports).
+    pub fn all_episodes(&self) -> Result<Vec<EpisodeRecord>, StoreError> {
+        let mut episodes: Vec<EpisodeRecord> = self.lock()?.episodes.values().cloned().collect();
+        episodes.sort_by(|a, b| a.episode_id.cmp(&b.episode_id));
+        Ok(episodes)
+    }
+
     /// How many feedback records are stored.
     pub fn len(&self) -> Result<usize, StoreError> {
         Ok(self.lock()?.feedback.len())
