@@ -337,8 +337,9 @@ impl TrainerLink {
         }
     }
 
-    /// Queues a message: waits while the spool is full (logging that it waits), then
-    /// spools it. Returns its seq.
+    /// Queues a message: waits while the spool is full (logging that it waits, at most
+    /// every 30 s so that a long stall is one line, not one per message), then spools
+    /// it. Returns its seq.
     async fn send(&self, body: Body) -> Result<u64, LinkError> {
         let mut body = Some(body);
         let mut logged = false;
@@ -355,7 +356,7 @@ impl TrainerLink {
                     self.shared.changed.send_modify(|v| *v = v.wrapping_add(1));
                     return Ok(seq);
                 }
-                if !logged {
+                if !logged && full_warning_due() {
                     tracing::warn!(
                         spool = %st.spool.dir().display(),
                         bytes = st.spool.bytes(),
@@ -491,4 +492,19 @@ async fn group_commit(shared: Arc<Shared>) {
                 "cannot fsync the trainer spool; episodes survive a crash of otrashi but maybe not of the machine");
         }
     }
+}
+
+/// Whether a "spool is full" warning may be logged now: at most one every 30 s per
+/// process.
+fn full_warning_due() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    now >= last.saturating_add(30)
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
