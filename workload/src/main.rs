@@ -18,6 +18,8 @@ otrashi-workload: one service of an otrashi topology. Configured by environment:
   OTRASHI_ACCESS_LOG             true|false
   OTRASHI_ADMIN_TOKEN            enables POST /admin/failpoints (Bearer token)
   OTRASHI_FAILPOINTS             name=actions;... e.g. handler_error=30%return
+Subcommand: burn THREADS PCT SECONDS   spin THREADS threads at PCT% duty for SECONDS
+            (the Docker backend's infra.cpu_saturation: a stray process in the container)
 Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
 ";
 
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
                 print!("{USAGE}");
                 ExitCode::SUCCESS
             }
+            "burn" => burn(std::env::args().skip(2).collect()),
             "-V" | "--version" => {
                 println!("otrashi-workload {}", env!("CARGO_PKG_VERSION"));
                 ExitCode::SUCCESS
@@ -126,4 +129,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 fn fatal(logger: &Logger, msg: &str) -> ExitCode {
     logger.log(Level::Fatal, msg, None, json!({}));
     ExitCode::from(2)
+}
+
+/// `burn THREADS PCT SECONDS`: a stray CPU hog, each thread busy `PCT`% of every 100 ms.
+fn burn(args: Vec<String>) -> ExitCode {
+    let parse = |i: usize| args.get(i).and_then(|a| a.parse::<f64>().ok());
+    let (Some(threads), Some(pct), Some(secs)) = (parse(0), parse(1), parse(2)) else {
+        eprintln!("usage: otrashi-workload burn THREADS PCT SECONDS");
+        return ExitCode::from(2);
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs.max(0.0));
+    let busy = std::time::Duration::from_secs_f64(0.1 * pct.clamp(1.0, 100.0) / 100.0);
+    let handles: Vec<_> = (0..threads.clamp(1.0, 64.0) as usize)
+        .map(|_| {
+            std::thread::spawn(move || {
+                while std::time::Instant::now() < end {
+                    let period = std::time::Instant::now();
+                    faults::burn_cpu(busy);
+                    if let Some(rest) = std::time::Duration::from_millis(100).checked_sub(period.elapsed()) {
+                        std::thread::sleep(rest);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    ExitCode::SUCCESS
 }
