@@ -169,7 +169,7 @@ impl DockerEnv {
             self.wait_healthy(i, Duration::from_secs(20)).await.map_err(|m| prov_err(m, None))?;
         }
         self.gateway = self.gateway_of(0).await.unwrap_or_else(|| "172.17.0.1".to_owned());
-        let _ = self.port_tx.send(self.live[self.entry].port.unwrap_or(0));
+        let _ = self.port_tx.send_replace(self.live[self.entry].port.unwrap_or(0));
         self.journal = Some(
             Journal::open(&options.journal_dir, &self.episode)
                 .map_err(|e| prov_err("opening the fault journal".into(), Some(Box::new(e))))?,
@@ -293,7 +293,7 @@ impl DockerEnv {
         }
         if i == self.entry {
             if let Some(p) = self.live[i].port {
-                let _ = self.port_tx.send(p);
+                let _ = self.port_tx.send_replace(p);
             }
         }
         Ok(())
@@ -312,7 +312,7 @@ impl DockerEnv {
         }
         if i == self.entry {
             if let Some(p) = self.live[i].port {
-                let _ = self.port_tx.send(p);
+                let _ = self.port_tx.send_replace(p);
             }
         }
         Ok(())
