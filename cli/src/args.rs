@@ -65,6 +65,56 @@ Examples:
   otrashi bench             # human-readable figures
   otrashi bench --json      # {\"sim_episodes_per_s\": …, …}")]
     Bench(BenchArgs),
+    /// Check this host for the Docker backend: engine, image builds, tc, netem,
+    /// iptables, nsenter, and which fault kinds it can inject here.
+    #[command(after_help = "\
+Examples:
+  otrashi doctor            # a table of capabilities and fault kinds
+  otrashi doctor --json     # machine-readable")]
+    Doctor(DoctorArgs),
+    /// Remove what crashed Docker episodes left behind (containers, networks, and the
+    /// faults their journals did not revert). Live episodes of running gyms are kept.
+    #[command(after_help = "\
+Examples:
+  otrashi sweep             # episodes whose gym process is gone
+  otrashi sweep --all       # every otrashi container and network on this engine")]
+    Sweep(SweepArgs),
+    /// Build the container images of the Docker backend.
+    #[command(subcommand)]
+    Images(ImagesCommand),
+}
+
+/// `otrashi doctor`
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `otrashi sweep`
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Also remove live episodes and unlabelled leftovers.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `otrashi images …`
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build (or find, by content hash) the workload image, and the Redis image when
+    /// redis-server is installed.
+    #[command(after_help = "\
+The workload binary comes from OTRASHI_WORKLOAD_BIN, next to otrashi, or PATH
+(build it with `cargo build --release -p otrashi-workload`).
+
+Examples:
+  otrashi images build")]
+    Build,
 }
 
 /// `otrashi scenarios …`
@@ -143,6 +193,9 @@ pub struct ToolsArgs {
 pub enum BackendName {
     /// The embedded simulator: no Docker, deterministic, milliseconds per incident.
     Sim,
+    /// Real containers on the local Docker engine (timeline compressed to about 45 s,
+    /// load capped at 20 rps; see `otrashi doctor` for what this host supports).
+    Docker,
 }
 
 /// Options shared by `run` and `eval`.

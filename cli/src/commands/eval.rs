@@ -36,7 +36,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let cancel = CancellationToken::new();
-    let settings = Settings::from_args(&args.agent, cancel.clone())?;
+    let mut settings = Settings::from_args(&args.agent, cancel.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -58,6 +58,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 on_ctrl_c.cancel();
             }
         });
+        settings.connect().await?;
         let mut rows = Vec::with_capacity(total as usize);
         for resolved in &scenarios {
             for seed in 0..args.seeds {

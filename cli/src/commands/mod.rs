@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod bench;
+mod docker;
 mod eval;
 mod faults;
 mod run;
@@ -20,6 +21,9 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(&args),
+        Command::Doctor(args) => docker::doctor(&args),
+        Command::Sweep(args) => docker::sweep(&args),
+        Command::Images(cmd) => docker::images(&cmd),
     }
 }
 

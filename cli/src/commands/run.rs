@@ -14,7 +14,7 @@ use crate::session::{self, Settings};
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let resolved = resolve::scenario(&args.scenario)?;
     let cancel = CancellationToken::new();
-    let settings = Settings::from_args(&args.agent, cancel.clone())?;
+    let mut settings = Settings::from_args(&args.agent, cancel.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -27,6 +27,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 on_ctrl_c.cancel();
             }
         });
+        settings.connect().await?;
         let gym = settings.gym(resolved.scenario.clone());
         let played = session::play(gym, &settings, args.seed).await?;
         let dir = session::episode_dir(&args.out, &played);
