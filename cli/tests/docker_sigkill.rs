@@ -38,7 +38,11 @@ faults:
 
 #[test]
 fn docker_sigkill_mid_episode_then_sweep_leaves_nothing() {
-    let engine = Command::new("docker").arg("version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let engine = Command::new("docker")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     if !engine.is_ok_and(|s| s.success()) && unavailable("no Docker engine answers") {
         return;
     }
@@ -54,7 +58,16 @@ fn docker_sigkill_mid_episode_then_sweep_leaves_nothing() {
     std::fs::write(&scenario, SCENARIO).unwrap();
     let state = dir.path().join("state");
     let mut child = Command::new(bin)
-        .args(["run", scenario.to_str().unwrap(), "--backend", "docker", "--seed", "1", "--json", "--out"])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--backend",
+            "docker",
+            "--seed",
+            "1",
+            "--json",
+            "--out",
+        ])
         .arg(dir.path().join("out"))
         .env("OTRASHI_STATE_DIR", &state)
         .env("OTRASHI_WORKLOAD_BIN", &workload)
@@ -67,36 +80,66 @@ fn docker_sigkill_mid_episode_then_sweep_leaves_nothing() {
     let begin = Instant::now();
     let journal = loop {
         let found = std::fs::read_dir(&journal_dir).ok().and_then(|d| {
-            d.flatten().map(|e| e.path()).find(|p| {
-                std::fs::read_to_string(p).is_ok_and(|t| t.contains("inject-done"))
-            })
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("inject-done")))
         });
         if let Some(p) = found {
             break p;
         }
-        assert!(begin.elapsed() < Duration::from_secs(90), "the fault was never injected");
-        assert!(child.try_wait().unwrap().is_none(), "otrashi run ended before the fault");
+        assert!(
+            begin.elapsed() < Duration::from_secs(90),
+            "the fault was never injected"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "otrashi run ended before the fault"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let episode = journal.file_stem().unwrap().to_string_lossy().to_string();
     let filter = format!("label=otrashi.episode={episode}");
-    let api = docker(&["ps", "-q", "--filter", &filter, "--filter", "label=otrashi.service=api"]);
+    let api = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &filter,
+        "--filter",
+        "label=otrashi.service=api",
+    ]);
     let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &api]);
-    let rules = Command::new("nsenter").args(["-t", &pid, "-n", "iptables", "-S", "INPUT"]).output().unwrap();
+    let rules = Command::new("nsenter")
+        .args(["-t", &pid, "-n", "iptables", "-S", "INPUT"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&rules.stdout).contains(&format!("otrashi:{episode}")));
 
     child.kill().unwrap(); // SIGKILL: no teardown runs
     child.wait().unwrap();
-    assert!(!docker(&["ps", "-aq", "--filter", &filter]).is_empty(), "nothing was left to sweep");
+    assert!(
+        !docker(&["ps", "-aq", "--filter", &filter]).is_empty(),
+        "nothing was left to sweep"
+    );
 
     let out = Command::new(bin)
         .args(["sweep", "--json"])
         .env("OTRASHI_STATE_DIR", &state)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(report["episodes"].as_array().unwrap().iter().any(|e| e == episode.as_str()), "{report}");
+    assert!(
+        report["episodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == episode.as_str()),
+        "{report}"
+    );
     assert_eq!(report["reverted_faults"], 1, "{report}");
     assert_eq!(docker(&["ps", "-aq", "--filter", &filter]), "");
     assert_eq!(docker(&["network", "ls", "-q", "--filter", &filter]), "");

@@ -36,7 +36,10 @@ struct Guard(String);
 impl Drop for Guard {
     fn drop(&mut self) {
         let filter = format!("label=otrashi.episode={}", self.0);
-        for (list, rm) in [(["ps", "-aq"], ["rm", "-f"]), (["network", "ls"], ["network", "rm"])] {
+        for (list, rm) in [
+            (["ps", "-aq"], ["rm", "-f"]),
+            (["network", "ls"], ["network", "rm"]),
+        ] {
             let mut args: Vec<&str> = list.to_vec();
             if list[0] == "network" {
                 args.push("-q");
@@ -54,9 +57,19 @@ impl Drop for Guard {
 
 fn leftovers(episode: &str) -> String {
     let filter = format!("label=otrashi.episode={episode}");
-    let c = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output().unwrap();
-    let n = Command::new("docker").args(["network", "ls", "-q", "--filter", &filter]).output().unwrap();
-    format!("{}{}", String::from_utf8_lossy(&c.stdout).trim(), String::from_utf8_lossy(&n.stdout).trim())
+    let c = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &filter])
+        .output()
+        .unwrap();
+    let n = Command::new("docker")
+        .args(["network", "ls", "-q", "--filter", &filter])
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&c.stdout).trim(),
+        String::from_utf8_lossy(&n.stdout).trim()
+    )
 }
 
 fn scenario(name: &str, fault: &str) -> otrashi_scenarios::Scenario {
@@ -97,7 +110,10 @@ async fn docker_code_error_injection_is_scored_through_the_gym() {
     env.teardown(&cx).await.unwrap();
     assert_eq!(leftovers(&cx.episode_id), "");
     // Independent of the telemetry: the load generator got 500s through the entry.
-    assert!(errors > sent / 10, "sent {sent}, ok {ok}, 5xx {errors}, failed {failed}");
+    assert!(
+        errors > sent / 10,
+        "sent {sent}, ok {ok}, 5xx {errors}, failed {failed}"
+    );
     // And the telemetry shows it where the simulator would.
     let api = telemetry.service_id("api").unwrap();
     let e5 = telemetry
@@ -106,17 +122,32 @@ async fn docker_code_error_injection_is_scored_through_the_gym() {
         .find(|m| m.name == "http_requests_total" && m.service == api && m.labels[0].1 == "5xx")
         .unwrap();
     assert!(e5.values.iter().any(|v| *v > 0.0), "{:?}", e5.values);
-    assert!(telemetry.logs.iter().any(|l| telemetry.log_templates[l.template as usize].text.contains("Unhandled Exception")));
+    assert!(telemetry
+        .logs
+        .iter()
+        .any(|l| telemetry.log_templates[l.template as usize]
+            .text
+            .contains("Unhandled Exception")));
     assert!(!telemetry.spans.is_empty());
-    assert_eq!(telemetry.alert.name, "HighErrorRate", "{:?}", telemetry.alert);
+    assert_eq!(
+        telemetry.alert.name, "HighErrorRate",
+        "{:?}",
+        telemetry.alert
+    );
 
     // The same incident scored end to end by the gym with the baseline agent.
-    let mut config = otrashi_gym::GymConfig::new(Arc::new(otrashi_gym::scorer::RubricScorer::new(Default::default())));
+    let mut config = otrashi_gym::GymConfig::new(Arc::new(otrashi_gym::scorer::RubricScorer::new(
+        Default::default(),
+    )));
     config.max_steps = 30;
     let mut gym = otrashi_gym::Gym::new(sc, Arc::new(b), config);
-    let result = otrashi_gym::episode::run_episode(&mut gym, &mut otrashi_gym::agents::Baseline::new(), Some(1))
-        .await
-        .unwrap();
+    let result = otrashi_gym::episode::run_episode(
+        &mut gym,
+        &mut otrashi_gym::agents::Baseline::new(),
+        Some(1),
+    )
+    .await
+    .unwrap();
     assert!(result.reward.is_some(), "the episode was not scored");
     let ep = result.episode_id.clone();
     assert_eq!(leftovers(&ep), "");
@@ -148,7 +179,9 @@ async fn docker_infra_network_partition_rule_exists_only_during_the_fault() {
                     .output()
                     .await
                     .unwrap();
-                seen.lock().unwrap().push(String::from_utf8_lossy(&out.stdout).contains(&tag));
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&out.stdout).contains(&tag));
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         })
@@ -161,15 +194,27 @@ async fn docker_infra_network_partition_rule_exists_only_during_the_fault() {
         .args(["-t", &pid.to_string(), "-n", "iptables", "-S", "INPUT"])
         .output()
         .unwrap();
-    assert!(!String::from_utf8_lossy(&rule_after.stdout).contains(&tag), "the rule outlived its revert");
+    assert!(
+        !String::from_utf8_lossy(&rule_after.stdout).contains(&tag),
+        "the rule outlived its revert"
+    );
     env.teardown(&cx).await.unwrap();
     assert_eq!(leftovers(&cx.episode_id), "");
     let seen = seen.lock().unwrap().clone();
-    assert!(seen.iter().any(|s| *s), "the REJECT rule was never seen: {seen:?}");
+    assert!(
+        seen.iter().any(|s| *s),
+        "the REJECT rule was never seen: {seen:?}"
+    );
     assert!(!seen[0], "the rule existed before the fault");
     // web's calls to api were refused: the entry answered with errors.
-    assert!(errors + failed > sent / 10, "sent {sent}, 5xx {errors}, failed {failed}");
-    assert!(ok > sent / 3, "sent {sent}, ok {ok}: the entry never worked");
+    assert!(
+        errors + failed > sent / 10,
+        "sent {sent}, 5xx {errors}, failed {failed}"
+    );
+    assert!(
+        ok > sent / 3,
+        "sent {sent}, ok {ok}: the entry never worked"
+    );
     assert!(!telemetry.metrics.is_empty());
 }
 
@@ -193,7 +238,12 @@ async fn docker_orchestration_oom_kill_shows_in_docker_inspect() {
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let out = tokio::process::Command::new("docker")
-                    .args(["inspect", "-f", "{{.State.OOMKilled}} {{.RestartCount}}", &name])
+                    .args([
+                        "inspect",
+                        "-f",
+                        "{{.State.OOMKilled}} {{.RestartCount}}",
+                        &name,
+                    ])
                     .output()
                     .await
                     .unwrap();
@@ -211,7 +261,15 @@ async fn docker_orchestration_oom_kill_shows_in_docker_inspect() {
     env.teardown(&cx).await.unwrap();
     assert_eq!(leftovers(&cx.episode_id), "");
     let api = telemetry.service_id("api").unwrap();
-    let events: Vec<_> = telemetry.events.iter().filter(|e| e.service == api).map(|e| e.reason.clone()).collect();
-    assert!(oom.load(Ordering::Relaxed), "docker inspect never showed OOMKilled; events: {events:?}");
+    let events: Vec<_> = telemetry
+        .events
+        .iter()
+        .filter(|e| e.service == api)
+        .map(|e| e.reason.clone())
+        .collect();
+    assert!(
+        oom.load(Ordering::Relaxed),
+        "docker inspect never showed OOMKilled; events: {events:?}"
+    );
     assert!(events.iter().any(|r| r == "OOMKilled"), "{events:?}");
 }

@@ -146,7 +146,9 @@ fn burn(args: Vec<String>) -> ExitCode {
                 while std::time::Instant::now() < end {
                     let period = std::time::Instant::now();
                     faults::burn_cpu(busy);
-                    if let Some(rest) = std::time::Duration::from_millis(100).checked_sub(period.elapsed()) {
+                    if let Some(rest) =
+                        std::time::Duration::from_millis(100).checked_sub(period.elapsed())
+                    {
                         std::thread::sleep(rest);
                     }
                 }

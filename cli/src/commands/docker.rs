@@ -106,9 +106,11 @@ pub fn images(cmd: &ImagesCommand) -> anyhow::Result<ExitCode> {
                     .context("no Docker engine answered")?;
                 let bar = ProgressBar::new(0);
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {prefix} [{bar:20}] {pos}/{len} {wide_msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{spinner} {prefix} [{bar:20}] {pos}/{len} {wide_msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
                 );
                 bar.set_prefix("workload");
                 let on_line = |p: otrashi_docker::BuildProgress<'_>| {

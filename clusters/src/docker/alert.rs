@@ -18,7 +18,11 @@ fn observations(store: &Store, svc: ServiceId, samples: usize) -> Vec<(f64, f64)
     let total = |k: usize| -> f64 {
         ["2xx", "4xx", "5xx"]
             .iter()
-            .map(|c| store.get(svc, "http_requests_total", &l(c), k).unwrap_or(f64::NAN))
+            .map(|c| {
+                store
+                    .get(svc, "http_requests_total", &l(c), k)
+                    .unwrap_or(f64::NAN)
+            })
             .sum()
     };
     let q99 = vec![("quantile".to_owned(), "0.99".to_owned())];
@@ -29,8 +33,12 @@ fn observations(store: &Store, svc: ServiceId, samples: usize) -> Vec<(f64, f64)
                 return (if up == 1.0 { 0.0 } else { f64::NAN }, f64::NAN);
             }
             let (t1, t0) = (total(k), total(k - 1));
-            let e1 = store.get(svc, "http_requests_total", &l("5xx"), k).unwrap_or(0.0);
-            let e0 = store.get(svc, "http_requests_total", &l("5xx"), k - 1).unwrap_or(0.0);
+            let e1 = store
+                .get(svc, "http_requests_total", &l("5xx"), k)
+                .unwrap_or(0.0);
+            let e0 = store
+                .get(svc, "http_requests_total", &l("5xx"), k - 1)
+                .unwrap_or(0.0);
             let err = if t1.is_finite() && t0.is_finite() && t1 > t0 {
                 ((e1 - e0).max(0.0) / (t1 - t0)).min(1.0)
             } else {

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use bollard::query_parameters::{EventsOptions, InspectContainerOptions, LogsOptions, StatsOptions};
+use bollard::query_parameters::{
+    EventsOptions, InspectContainerOptions, LogsOptions, StatsOptions,
+};
 use futures_util::StreamExt;
 use otrashi_docker::{ContainerSpec, Engine, SweepFilter};
 use otrashi_gym::backend::{BackendError, Env};
@@ -26,7 +28,10 @@ use super::{alert, http, sweep, DockerOptions};
 use crate::sim::SCRAPE_INTERVAL_MS;
 
 /// A run error with a source.
-pub(super) fn run_err(message: &str, e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+pub(super) fn run_err(
+    message: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> BackendError {
     BackendError::Run {
         message: message.to_owned(),
         source: Some(Box::new(e)),
@@ -95,10 +100,23 @@ pub(super) async fn provision(
     // Leftovers of crashed gyms first (never a live episode of another gym).
     sweep::sweep_dead(engine, &options.journal_dir, false)
         .await
-        .map_err(|e| prov_err("sweeping leftovers of earlier episodes failed".into(), Some(Box::new(e))))?;
+        .map_err(|e| {
+            prov_err(
+                "sweeping leftovers of earlier episodes failed".into(),
+                Some(Box::new(e)),
+            )
+        })?;
     let image = otrashi_docker::build_workload_image(engine, &options.workload_bin, |_| {})
         .await
-        .map_err(|e| prov_err(format!("building the workload image from {}", options.workload_bin.display()), Some(Box::new(e))))?;
+        .map_err(|e| {
+            prov_err(
+                format!(
+                    "building the workload image from {}",
+                    options.workload_bin.display()
+                ),
+                Some(Box::new(e)),
+            )
+        })?;
     let scale = Scale::fit(incident, options.max_wall_s, options.rps_cap);
     let (port_tx, _) = watch::channel(0);
     let mut env = DockerEnv {
@@ -107,8 +125,16 @@ pub(super) async fn provision(
         episode: cx.episode_id.clone(),
         scale,
         rps: scale.rps(incident.load.rps),
-        services: incident.topology.services.iter().map(|s| s.name.clone()).collect(),
-        entry: incident.topology.index_of(&incident.topology.entry).unwrap_or(0),
+        services: incident
+            .topology
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .collect(),
+        entry: incident
+            .topology
+            .index_of(&incident.topology.entry)
+            .unwrap_or(0),
         live: Vec::new(),
         network: None,
         gateway: String::new(),
@@ -133,12 +159,18 @@ pub(super) async fn provision(
 }
 
 impl DockerEnv {
-    async fn start_services(&mut self, image: &str, options: &DockerOptions, cx: &EpisodeContext) -> Result<(), BackendError> {
+    async fn start_services(
+        &mut self,
+        image: &str,
+        options: &DockerOptions,
+        cx: &EpisodeContext,
+    ) -> Result<(), BackendError> {
         let pid = vec![(PID_LABEL.to_owned(), std::process::id().to_string())];
         let net_name = plan::network_name(&self.episode);
-        let net = otrashi_docker::create_network_labelled(&self.engine, &self.episode, &net_name, &pid)
-            .await
-            .map_err(|e| prov_err(format!("creating network {net_name}"), Some(Box::new(e))))?;
+        let net =
+            otrashi_docker::create_network_labelled(&self.engine, &self.episode, &net_name, &pid)
+                .await
+                .map_err(|e| prov_err(format!("creating network {net_name}"), Some(Box::new(e))))?;
         self.network = Some(net);
         let specs: Vec<ContainerSpec> = self
             .incident
@@ -148,11 +180,18 @@ impl DockerEnv {
             .map(|s| plan::container(&self.incident, s, &self.episode, image, &net_name))
             .collect();
         let started = futures_util::future::join_all(
-            specs.iter().map(|s| otrashi_docker::run_container(&self.engine, &self.episode, s)),
+            specs
+                .iter()
+                .map(|s| otrashi_docker::run_container(&self.engine, &self.episode, s)),
         )
         .await;
         for (spec, r) in specs.into_iter().zip(started) {
-            let s = r.map_err(|e| prov_err(format!("starting container {}", spec.name), Some(Box::new(e))))?;
+            let s = r.map_err(|e| {
+                prov_err(
+                    format!("starting container {}", spec.name),
+                    Some(Box::new(e)),
+                )
+            })?;
             self.live.push(Live {
                 id: s.id,
                 name: s.name,
@@ -166,10 +205,17 @@ impl DockerEnv {
             return Err(BackendError::Cancelled);
         }
         for i in 0..self.live.len() {
-            self.wait_healthy(i, Duration::from_secs(20)).await.map_err(|m| prov_err(m, None))?;
+            self.wait_healthy(i, Duration::from_secs(20))
+                .await
+                .map_err(|m| prov_err(m, None))?;
         }
-        self.gateway = self.gateway_of(0).await.unwrap_or_else(|| "172.17.0.1".to_owned());
-        let _ = self.port_tx.send_replace(self.live[self.entry].port.unwrap_or(0));
+        self.gateway = self
+            .gateway_of(0)
+            .await
+            .unwrap_or_else(|| "172.17.0.1".to_owned());
+        let _ = self
+            .port_tx
+            .send_replace(self.live[self.entry].port.unwrap_or(0));
         self.journal = Some(
             Journal::open(&options.journal_dir, &self.episode)
                 .map_err(|e| prov_err("opening the fault journal".into(), Some(Box::new(e))))?,
@@ -178,8 +224,17 @@ impl DockerEnv {
     }
 
     async fn gateway_of(&self, i: usize) -> Option<String> {
-        let inspect = self.engine.docker().inspect_container(&self.live[i].id, None::<InspectContainerOptions>).await.ok()?;
-        inspect.network_settings?.networks?.into_values().find_map(|n| n.gateway.filter(|g| !g.is_empty()))
+        let inspect = self
+            .engine
+            .docker()
+            .inspect_container(&self.live[i].id, None::<InspectContainerOptions>)
+            .await
+            .ok()?;
+        inspect
+            .network_settings?
+            .networks?
+            .into_values()
+            .find_map(|n| n.gateway.filter(|g| !g.is_empty()))
     }
 
     /// Polls `/healthz` until it answers 200; the error names the container and its
@@ -197,8 +252,17 @@ impl DockerEnv {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let tail = self.log_lines(&live.id, Some("10")).await.into_iter().map(|(_, l)| l).collect::<Vec<_>>().join("\n");
-        Err(format!("container {} did not become healthy within {limit:?}; its last log lines:\n{tail}", live.name))
+        let tail = self
+            .log_lines(&live.id, Some("10"))
+            .await
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect::<Vec<_>>()
+            .join("\n");
+        Err(format!(
+            "container {} did not become healthy within {limit:?}; its last log lines:\n{tail}",
+            live.name
+        ))
     }
 
     /// Log lines of a container since the episode start (`tail`: only the last N).
@@ -230,15 +294,19 @@ impl DockerEnv {
     }
 
     pub(super) fn index(&self, service: &str) -> Result<usize, BackendError> {
-        self.services.iter().position(|s| s == service).ok_or_else(|| BackendError::Run {
-            message: format!("fault target `{service}` is not a service of the topology"),
-            source: None,
-        })
+        self.services
+            .iter()
+            .position(|s| s == service)
+            .ok_or_else(|| BackendError::Run {
+                message: format!("fault target `{service}` is not a service of the topology"),
+                source: None,
+            })
     }
 
     /// Scenario time now, ms.
     pub(super) fn now_ms(&self) -> u64 {
-        self.start.map_or(0, |(t, _)| self.scale.scenario_ms(t.elapsed()))
+        self.start
+            .map_or(0, |(t, _)| self.scale.scenario_ms(t.elapsed()))
     }
 
     fn to_scenario(&self, unix_ms: i64) -> Option<u64> {
@@ -261,7 +329,12 @@ impl DockerEnv {
 
     /// Replaces service `i`'s container with one from `spec`, keeping its logs and
     /// restart count.
-    pub(super) async fn recreate(&mut self, i: usize, spec: ContainerSpec, wait: bool) -> Result<(), BackendError> {
+    pub(super) async fn recreate(
+        &mut self,
+        i: usize,
+        spec: ContainerSpec,
+        wait: bool,
+    ) -> Result<(), BackendError> {
         let old = self.live[i].clone();
         self.collect_logs_of(i, &old.id).await;
         if let Ok(h) = otrashi_docker::container_health(&self.engine, &old.id).await {
@@ -275,7 +348,11 @@ impl DockerEnv {
             Ok(s) => s,
             // A container that dies at once (a crash loop) is not an error here.
             Err(otrashi_docker::Error::Container { .. }) => {
-                let inspect = self.engine.docker().inspect_container(&spec.name, None::<InspectContainerOptions>).await
+                let inspect = self
+                    .engine
+                    .docker()
+                    .inspect_container(&spec.name, None::<InspectContainerOptions>)
+                    .await
                     .map_err(|e| run_err(&format!("inspecting {}", spec.name), e))?;
                 otrashi_docker::Started {
                     id: inspect.id.unwrap_or_default(),
@@ -287,9 +364,18 @@ impl DockerEnv {
             }
             Err(e) => return Err(run_err(&format!("recreating {}", spec.name), e)),
         };
-        self.live[i] = Live { id: s.id, name: s.name, pid: s.pid, port: s.host_port, spec, base: old.base };
+        self.live[i] = Live {
+            id: s.id,
+            name: s.name,
+            pid: s.pid,
+            port: s.host_port,
+            spec,
+            base: old.base,
+        };
         if wait {
-            self.wait_healthy(i, Duration::from_secs(15)).await.map_err(|m| run_err(&m, NoSource))?;
+            self.wait_healthy(i, Duration::from_secs(15))
+                .await
+                .map_err(|m| run_err(&m, NoSource))?;
         }
         if i == self.entry {
             if let Some(p) = self.live[i].port {
@@ -301,12 +387,22 @@ impl DockerEnv {
 
     /// Re-reads a container's PID and published port (after a start).
     pub(super) async fn refresh(&mut self, i: usize) -> Result<(), BackendError> {
-        let inspect = self.engine.docker().inspect_container(&self.live[i].id, None::<InspectContainerOptions>).await
+        let inspect = self
+            .engine
+            .docker()
+            .inspect_container(&self.live[i].id, None::<InspectContainerOptions>)
+            .await
             .map_err(|e| run_err(&format!("inspecting {}", self.live[i].name), e))?;
         self.live[i].pid = inspect.state.and_then(|s| s.pid).filter(|p| *p > 0);
-        let port = inspect.network_settings.and_then(|n| n.ports).and_then(|p| {
-            p.get(&format!("{}/tcp", otrashi_docker::image::WORKLOAD_PORT)).cloned().flatten()
-        }).and_then(|b| b.iter().find_map(|b| b.host_port.as_deref()?.parse().ok()));
+        let port = inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|p| {
+                p.get(&format!("{}/tcp", otrashi_docker::image::WORKLOAD_PORT))
+                    .cloned()
+                    .flatten()
+            })
+            .and_then(|b| b.iter().find_map(|b| b.host_port.as_deref()?.parse().ok()));
         if port.is_some() {
             self.live[i].port = port;
         }
@@ -335,28 +431,48 @@ impl DockerEnv {
 
     /// One scrape of every service as sample `k`: `/metrics`, container stats, state.
     async fn scrape(&self, k: usize, store: &mut Store) {
-        let timeout = self.scale.wall(SCRAPE_INTERVAL_MS).min(Duration::from_secs(2)).max(Duration::from_millis(300));
+        let timeout = self
+            .scale
+            .wall(SCRAPE_INTERVAL_MS)
+            .min(Duration::from_secs(2))
+            .max(Duration::from_millis(300));
         let docker = self.engine.docker();
         let results = futures_util::future::join_all(self.live.iter().map(|l| async move {
             let metrics = match l.port {
-                Some(p) => http::get(p, "/metrics", timeout).await.ok().filter(|r| r.status == 200),
+                Some(p) => http::get(p, "/metrics", timeout)
+                    .await
+                    .ok()
+                    .filter(|r| r.status == 200),
                 None => None,
             };
             let stats = tokio::time::timeout(
                 timeout,
-                docker.stats(&l.id, Some(StatsOptions { stream: false, one_shot: true })).next(),
+                docker
+                    .stats(
+                        &l.id,
+                        Some(StatsOptions {
+                            stream: false,
+                            one_shot: true,
+                        }),
+                    )
+                    .next(),
             )
             .await
             .ok()
             .flatten()
             .and_then(Result::ok);
-            let inspect = docker.inspect_container(&l.id, None::<InspectContainerOptions>).await.ok();
+            let inspect = docker
+                .inspect_container(&l.id, None::<InspectContainerOptions>)
+                .await
+                .ok();
             (metrics, stats, inspect)
         }))
         .await;
         for (i, (metrics, stats, inspect)) in results.into_iter().enumerate() {
             let svc = i as ServiceId;
-            let put = |store: &mut Store, name: &str, kind, v: f64| store.put(k, svc, name, Vec::new(), kind, v);
+            let put = |store: &mut Store, name: &str, kind, v: f64| {
+                store.put(k, svc, name, Vec::new(), kind, v)
+            };
             match metrics {
                 Some(r) => {
                     store.scrape(k, svc, &r.body);
@@ -367,32 +483,84 @@ impl DockerEnv {
             if let Some(s) = stats {
                 if let Some(cpu) = s.cpu_stats.as_ref() {
                     if let Some(u) = cpu.cpu_usage.as_ref().and_then(|u| u.total_usage) {
-                        put(store, "container_cpu_usage_seconds_total", MetricKind::Counter, u as f64 / 1e9);
+                        put(
+                            store,
+                            "container_cpu_usage_seconds_total",
+                            MetricKind::Counter,
+                            u as f64 / 1e9,
+                        );
                     }
-                    if let Some(t) = cpu.throttling_data.as_ref().and_then(|t| t.throttled_periods) {
-                        put(store, "container_cpu_cfs_throttled_periods_total", MetricKind::Counter, t as f64);
+                    if let Some(t) = cpu
+                        .throttling_data
+                        .as_ref()
+                        .and_then(|t| t.throttled_periods)
+                    {
+                        put(
+                            store,
+                            "container_cpu_cfs_throttled_periods_total",
+                            MetricKind::Counter,
+                            t as f64,
+                        );
                     }
                 }
                 if let Some(m) = s.memory_stats.as_ref() {
-                    let inactive = m.stats.as_ref().and_then(|st| st.get("inactive_file").or_else(|| st.get("total_inactive_file")).copied()).unwrap_or(0);
+                    let inactive = m
+                        .stats
+                        .as_ref()
+                        .and_then(|st| {
+                            st.get("inactive_file")
+                                .or_else(|| st.get("total_inactive_file"))
+                                .copied()
+                        })
+                        .unwrap_or(0);
                     if let Some(u) = m.usage {
-                        put(store, "container_memory_working_set_bytes", MetricKind::Gauge, u.saturating_sub(inactive) as f64);
+                        put(
+                            store,
+                            "container_memory_working_set_bytes",
+                            MetricKind::Gauge,
+                            u.saturating_sub(inactive) as f64,
+                        );
                     }
                     if let Some(l) = m.limit {
-                        put(store, "container_spec_memory_limit_bytes", MetricKind::Gauge, l as f64);
+                        put(
+                            store,
+                            "container_spec_memory_limit_bytes",
+                            MetricKind::Gauge,
+                            l as f64,
+                        );
                     }
                 }
                 if let Some(n) = s.networks.as_ref() {
                     let tx: u64 = n.values().filter_map(|x| x.tx_bytes).sum();
-                    put(store, "container_network_transmit_bytes_total", MetricKind::Counter, tx as f64);
+                    put(
+                        store,
+                        "container_network_transmit_bytes_total",
+                        MetricKind::Counter,
+                        tx as f64,
+                    );
                 }
             }
             if let Some(c) = inspect {
                 let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
                     && !c.state.as_ref().and_then(|s| s.paused).unwrap_or(false);
-                put(store, "kube_pod_container_status_restarts_total", MetricKind::Counter, (self.restart_base[i] + c.restart_count.unwrap_or(0)) as f64);
-                put(store, "kube_deployment_status_replicas_available", MetricKind::Gauge, if running { 1.0 } else { 0.0 });
-                let quota = c.host_config.as_ref().and_then(|h| h.nano_cpus).unwrap_or(0) as f64 / 1e9;
+                put(
+                    store,
+                    "kube_pod_container_status_restarts_total",
+                    MetricKind::Counter,
+                    (self.restart_base[i] + c.restart_count.unwrap_or(0)) as f64,
+                );
+                put(
+                    store,
+                    "kube_deployment_status_replicas_available",
+                    MetricKind::Gauge,
+                    if running { 1.0 } else { 0.0 },
+                );
+                let quota = c
+                    .host_config
+                    .as_ref()
+                    .and_then(|h| h.nano_cpus)
+                    .unwrap_or(0) as f64
+                    / 1e9;
                 put(store, "container_spec_cpu_quota", MetricKind::Gauge, quota);
             }
         }
@@ -400,16 +568,43 @@ impl DockerEnv {
 }
 
 /// Docker events of the episode's containers, as orchestrator events.
-fn map_event(action: &str, attrs: &HashMap<String, String>) -> Option<(EventType, &'static str, String)> {
+fn map_event(
+    action: &str,
+    attrs: &HashMap<String, String>,
+) -> Option<(EventType, &'static str, String)> {
     let svc = attrs.get(SERVICE_LABEL)?;
     let exit = attrs.get("exitCode").map_or("?", String::as_str);
     Some(match action {
-        "oom" => (EventType::Warning, "OOMKilled", format!("Container {svc} was OOM-killed: memory limit reached")),
-        "die" if exit != "0" => (EventType::Warning, "BackOff", format!("Back-off restarting failed container {svc} (exit code {exit})")),
-        "start" => (EventType::Normal, "Started", format!("Started container {svc}")),
-        "kill" => (EventType::Normal, "Killing", format!("Stopping container {svc}")),
-        "update" => (EventType::Normal, "ConfigChanged", format!("Resource limits of {svc} updated")),
-        a if a.starts_with("health_status: unhealthy") => (EventType::Warning, "Unhealthy", format!("Readiness probe failed for {svc}")),
+        "oom" => (
+            EventType::Warning,
+            "OOMKilled",
+            format!("Container {svc} was OOM-killed: memory limit reached"),
+        ),
+        "die" if exit != "0" => (
+            EventType::Warning,
+            "BackOff",
+            format!("Back-off restarting failed container {svc} (exit code {exit})"),
+        ),
+        "start" => (
+            EventType::Normal,
+            "Started",
+            format!("Started container {svc}"),
+        ),
+        "kill" => (
+            EventType::Normal,
+            "Killing",
+            format!("Stopping container {svc}"),
+        ),
+        "update" => (
+            EventType::Normal,
+            "ConfigChanged",
+            format!("Resource limits of {svc} updated"),
+        ),
+        a if a.starts_with("health_status: unhealthy") => (
+            EventType::Warning,
+            "Unhealthy",
+            format!("Readiness probe failed for {svc}"),
+        ),
         _ => return None,
     })
 }
@@ -426,7 +621,9 @@ impl Env for DockerEnv {
         let end_ms = self.incident.timeline.end().as_millis();
         let step = SCRAPE_INTERVAL_MS;
         let samples = (end_ms / step) as usize;
-        let mut plan: Vec<(u64, u8, Action)> = (0..samples).map(|k| ((k as u64 + 1) * step, 1, Action::Scrape(k))).collect();
+        let mut plan: Vec<(u64, u8, Action)> = (0..samples)
+            .map(|k| ((k as u64 + 1) * step, 1, Action::Scrape(k)))
+            .collect();
         for (n, f) in self.incident.faults.iter().enumerate() {
             plan.push((f.at.as_millis(), 0, Action::Inject(n)));
             if f.until < self.incident.timeline.end() {
@@ -437,18 +634,33 @@ impl Env for DockerEnv {
         let t0 = Instant::now();
         self.start = Some((t0, unix_ms_now()));
         let stop = CancellationToken::new();
-        let load = tokio::spawn(load::run(self.port_tx.subscribe(), self.rps, self.stats.clone(), stop.clone()));
+        let load = tokio::spawn(load::run(
+            self.port_tx.subscribe(),
+            self.rps,
+            self.stats.clone(),
+            stop.clone(),
+        ));
         let raw_events: Arc<Mutex<Vec<(i64, String, HashMap<String, String>)>>> = Arc::default();
         let events_task = {
             let docker = self.engine.docker().clone();
             let sink = raw_events.clone();
             let filters = HashMap::from([
-                ("label".to_owned(), vec![format!("{}={}", otrashi_docker::labels::EPISODE, self.episode)]),
+                (
+                    "label".to_owned(),
+                    vec![format!(
+                        "{}={}",
+                        otrashi_docker::labels::EPISODE,
+                        self.episode
+                    )],
+                ),
                 ("type".to_owned(), vec!["container".to_owned()]),
             ]);
             let stop = stop.clone();
             tokio::spawn(async move {
-                let mut stream = docker.events(Some(EventsOptions { filters: Some(filters), ..Default::default() }));
+                let mut stream = docker.events(Some(EventsOptions {
+                    filters: Some(filters),
+                    ..Default::default()
+                }));
                 loop {
                     tokio::select! {
                         () = stop.cancelled() => return,
@@ -502,18 +714,44 @@ impl Env for DockerEnv {
         }
         let raw = std::mem::take(&mut *raw_events.lock().unwrap_or_else(PoisonError::into_inner));
         for (unix, action, attrs) in raw {
-            let (Some(t_ms), Some(i)) = (self.to_scenario(unix), attrs.get(SERVICE_LABEL).and_then(|s| self.services.iter().position(|x| x == s))) else {
+            let (Some(t_ms), Some(i)) = (
+                self.to_scenario(unix),
+                attrs
+                    .get(SERVICE_LABEL)
+                    .and_then(|s| self.services.iter().position(|x| x == s)),
+            ) else {
                 continue;
             };
             if let Some((event_type, reason, message)) = map_event(&action, &attrs) {
-                self.events.push(Event { t_ms, service: i as ServiceId, event_type, reason: reason.to_owned(), message });
+                self.events.push(Event {
+                    t_ms,
+                    service: i as ServiceId,
+                    event_type,
+                    reason: reason.to_owned(),
+                    message,
+                });
             }
         }
         self.events.sort_by_key(|e| e.t_ms);
         let mut sink = std::mem::take(&mut self.sink);
         sink.sort();
-        let first_fault = self.incident.faults.iter().map(|f| f.at.as_millis()).min().unwrap_or(end_ms / 2);
-        let alert = alert::alert(&self.incident.alert, &store, &self.services, self.entry as ServiceId, samples, step, first_fault, end_ms);
+        let first_fault = self
+            .incident
+            .faults
+            .iter()
+            .map(|f| f.at.as_millis())
+            .min()
+            .unwrap_or(end_ms / 2);
+        let alert = alert::alert(
+            &self.incident.alert,
+            &store,
+            &self.services,
+            self.entry as ServiceId,
+            samples,
+            step,
+            first_fault,
+            end_ms,
+        );
         let mut deploys = std::mem::take(&mut self.deploys);
         deploys.sort_by_key(|d| d.t_ms);
         Ok(Telemetry {
@@ -542,7 +780,8 @@ impl DockerEnv {
             return Ok(());
         }
         let errors = self.revert_all().await;
-        let swept = otrashi_docker::sweep(&self.engine, &SweepFilter::Episode(self.episode.clone())).await;
+        let swept =
+            otrashi_docker::sweep(&self.engine, &SweepFilter::Episode(self.episode.clone())).await;
         if let Some(j) = self.journal.take() {
             if errors.is_empty() && swept.is_ok() {
                 let _ = std::fs::remove_file(j.path());

@@ -121,7 +121,12 @@ pub async fn undo(u: &Undo) -> Result<(), String> {
                 .map(|s| (*s).to_owned())
                 .collect();
             match nsenter(*pid, "tc", &args).await {
-                Err(e) if e.contains("No such file") || e.contains("Cannot delete qdisc with handle of zero") => Ok(()),
+                Err(e)
+                    if e.contains("No such file")
+                        || e.contains("Cannot delete qdisc with handle of zero") =>
+                {
+                    Ok(())
+                }
                 r => r,
             }
         }
@@ -180,12 +185,20 @@ fn failpoint(f: &ConcreteFault, rps: f64, factor: f64) -> Option<(&'static str, 
         K::CacheBypass => ("cache_bypass", pct(f.param("bypass_pct"))),
         K::HotLoop => (
             "hot_loop",
-            format!("return({})", (f.param("cpu_cores") * 1000.0 / rps).clamp(1.0, 500.0).round()),
+            format!(
+                "return({})",
+                (f.param("cpu_cores") * 1000.0 / rps)
+                    .clamp(1.0, 500.0)
+                    .round()
+            ),
         ),
         K::PanicCrash => ("panic", pct(f.param("panic_pct"))),
         K::SlowQuery => (
             "slow_query",
-            format!("return({})", f.param("query_ms").clamp(10.0, 5000.0).round()),
+            format!(
+                "return({})",
+                f.param("query_ms").clamp(10.0, 5000.0).round()
+            ),
         ),
         _ => return None,
     })
@@ -197,7 +210,13 @@ fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 }
 
 impl DockerEnv {
-    fn journal(&mut self, step: Step, f: &ConcreteFault, container: &str, undo: &Undo) -> Result<(), BackendError> {
+    fn journal(
+        &mut self,
+        step: Step,
+        f: &ConcreteFault,
+        container: &str,
+        undo: &Undo,
+    ) -> Result<(), BackendError> {
         let entry = Entry {
             step,
             episode: self.episode.clone(),
@@ -208,7 +227,9 @@ impl DockerEnv {
             unix_ms: super::env::unix_ms_now(),
         };
         match &mut self.journal {
-            Some(j) => j.write(&entry).map_err(|e| run_err("cannot write the fault journal", e)),
+            Some(j) => j
+                .write(&entry)
+                .map_err(|e| run_err("cannot write the fault journal", e)),
             None => Ok(()),
         }
     }
@@ -225,17 +246,38 @@ impl DockerEnv {
             K::NetworkLoss => Undo::Iptables {
                 pid,
                 rule: vec![
-                    s("INPUT"), s("-m"), s("statistic"), s("--mode"), s("random"),
-                    s("--probability"), format!("{:.3}", (f.param("loss_pct") / 100.0).clamp(0.001, 1.0)),
-                    s("-m"), s("comment"), s("--comment"), tag, s("-j"), s("DROP"),
+                    s("INPUT"),
+                    s("-m"),
+                    s("statistic"),
+                    s("--mode"),
+                    s("random"),
+                    s("--probability"),
+                    format!("{:.3}", (f.param("loss_pct") / 100.0).clamp(0.001, 1.0)),
+                    s("-m"),
+                    s("comment"),
+                    s("--comment"),
+                    tag,
+                    s("-j"),
+                    s("DROP"),
                 ],
             },
             K::NetworkPartition => Undo::Iptables {
                 pid,
                 rule: vec![
-                    s("INPUT"), s("-p"), s("tcp"), s("!"), s("-s"), self.gateway.clone(),
-                    s("-m"), s("comment"), s("--comment"), tag,
-                    s("-j"), s("REJECT"), s("--reject-with"), s("tcp-reset"),
+                    s("INPUT"),
+                    s("-p"),
+                    s("tcp"),
+                    s("!"),
+                    s("-s"),
+                    self.gateway.clone(),
+                    s("-m"),
+                    s("comment"),
+                    s("--comment"),
+                    tag,
+                    s("-j"),
+                    s("REJECT"),
+                    s("--reject-with"),
+                    s("tcp-reset"),
                 ],
             },
             K::BandwidthLimit | K::NetworkDelay => Undo::Qdisc { pid },
@@ -248,56 +290,109 @@ impl DockerEnv {
                 if let Undo::Iptables { rule, .. } = &undo {
                     args.extend(rule.iter().cloned());
                 }
-                nsenter(pid, "iptables", &args).await.map_err(|m| run_err(&m, NoSource))?;
+                nsenter(pid, "iptables", &args)
+                    .await
+                    .map_err(|m| run_err(&m, NoSource))?;
                 Revert::Undo(undo.clone())
             }
             K::BandwidthLimit => {
-                let rate = format!("{}kbit", f.param("rate_kbit").clamp(8.0, 1_000_000.0).round());
-                let args: Vec<String> = ["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", &rate, "burst", "32kbit", "latency", "400ms"]
-                    .iter().map(|x| (*x).to_owned()).collect();
-                nsenter(pid, "tc", &args).await.map_err(|m| run_err(&m, NoSource))?;
+                let rate = format!(
+                    "{}kbit",
+                    f.param("rate_kbit").clamp(8.0, 1_000_000.0).round()
+                );
+                let args: Vec<String> = [
+                    "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", &rate, "burst", "32kbit",
+                    "latency", "400ms",
+                ]
+                .iter()
+                .map(|x| (*x).to_owned())
+                .collect();
+                nsenter(pid, "tc", &args)
+                    .await
+                    .map_err(|m| run_err(&m, NoSource))?;
                 Revert::Undo(undo.clone())
             }
             K::NetworkDelay => {
                 let d = format!("{}ms", f.param("delay_ms").round());
                 let j = format!("{}ms", f.param("jitter_ms").round());
-                let args: Vec<String> = ["qdisc", "add", "dev", "eth0", "root", "netem", "delay", &d, &j]
-                    .iter().map(|x| (*x).to_owned()).collect();
-                nsenter(pid, "tc", &args).await.map_err(|m| run_err(&m, NoSource))?;
+                let args: Vec<String> = [
+                    "qdisc", "add", "dev", "eth0", "root", "netem", "delay", &d, &j,
+                ]
+                .iter()
+                .map(|x| (*x).to_owned())
+                .collect();
+                nsenter(pid, "tc", &args)
+                    .await
+                    .map_err(|m| run_err(&m, NoSource))?;
                 Revert::Undo(undo.clone())
             }
             K::CpuSaturation => {
                 let cpus = self.live[i].spec.cpus.unwrap_or(1.0);
                 let threads = cpus.ceil().max(1.0) as u32;
-                let secs = self.scale.wall(f.until.as_millis().saturating_sub(f.at.as_millis())).as_secs_f64();
+                let secs = self
+                    .scale
+                    .wall(f.until.as_millis().saturating_sub(f.at.as_millis()))
+                    .as_secs_f64();
                 let cmd = vec![
-                    s("/usr/local/bin/otrashi-workload"), s("burn"),
-                    threads.to_string(), format!("{:.0}", f.param("load_pct")), format!("{secs:.1}"),
+                    s("/usr/local/bin/otrashi-workload"),
+                    s("burn"),
+                    threads.to_string(),
+                    format!("{:.0}", f.param("load_pct")),
+                    format!("{secs:.1}"),
                 ];
                 let exec = self
                     .engine
                     .docker()
-                    .create_exec(&self.live[i].id, ExecConfig { cmd: Some(cmd), attach_stdout: Some(false), attach_stderr: Some(false), ..Default::default() })
+                    .create_exec(
+                        &self.live[i].id,
+                        ExecConfig {
+                            cmd: Some(cmd),
+                            attach_stdout: Some(false),
+                            attach_stderr: Some(false),
+                            ..Default::default()
+                        },
+                    )
                     .await
                     .map_err(|e| run_err(&format!("docker exec in {container}"), e))?;
                 self.engine
                     .docker()
-                    .start_exec(&exec.id, Some(bollard::exec::StartExecOptions { detach: true, ..Default::default() }))
+                    .start_exec(
+                        &exec.id,
+                        Some(bollard::exec::StartExecOptions {
+                            detach: true,
+                            ..Default::default()
+                        }),
+                    )
                     .await
                     .map_err(|e| run_err(&format!("docker exec start in {container}"), e))?;
                 Revert::Nothing
             }
             K::ProcessFreeze => {
-                self.engine.docker().pause_container(&container).await
+                self.engine
+                    .docker()
+                    .pause_container(&container)
+                    .await
                     .map_err(|e| run_err(&format!("docker pause {container}"), e))?;
                 Revert::Unpause(i)
             }
             K::ScaleToZero => {
-                self.engine.docker()
-                    .stop_container(&container, Some(StopContainerOptions { t: Some(1), ..Default::default() }))
+                self.engine
+                    .docker()
+                    .stop_container(
+                        &container,
+                        Some(StopContainerOptions {
+                            t: Some(1),
+                            ..Default::default()
+                        }),
+                    )
                     .await
                     .map_err(|e| run_err(&format!("docker stop {container}"), e))?;
-                self.event(i, EventType::Normal, "ScalingReplicaSet", format!("Scaled down replica set {} to 0", f.target));
+                self.event(
+                    i,
+                    EventType::Normal,
+                    "ScalingReplicaSet",
+                    format!("Scaled down replica set {} to 0", f.target),
+                );
                 Revert::Start(i)
             }
             K::CpuThrottle => {
@@ -312,28 +407,56 @@ impl DockerEnv {
                     // build that holds on to memory) outgrows it within seconds.
                     let mb = f.param("limit_mb").clamp(16.0, 32.0);
                     spec.memory_bytes = Some((mb * 1_048_576.0) as i64);
-                    set_env(&mut spec.env, "OTRASHI_FAILPOINTS", "leak_memory=return(1048576)");
-                    self.event(i, EventType::Normal, "ConfigChanged", format!("memory limit of {} set to {mb:.0}Mi", f.target));
+                    set_env(
+                        &mut spec.env,
+                        "OTRASHI_FAILPOINTS",
+                        "leak_memory=return(1048576)",
+                    );
+                    self.event(
+                        i,
+                        EventType::Normal,
+                        "ConfigChanged",
+                        format!("memory limit of {} set to {mb:.0}Mi", f.target),
+                    );
                 } else {
                     set_env(&mut spec.env, "OTRASHI_POOL_SIZE", "0");
-                    self.event(i, EventType::Normal, "ConfigChanged", format!("configuration of {} updated", f.target));
+                    self.event(
+                        i,
+                        EventType::Normal,
+                        "ConfigChanged",
+                        format!("configuration of {} updated", f.target),
+                    );
                 }
                 self.recreate(i, spec, false).await?;
                 Revert::Recreate(i, false)
             }
             _ => {
-                let (name, actions) = failpoint(&f, self.rps, self.scale.factor)
-                    .ok_or_else(|| run_err(&format!("{} has no docker mechanism", f.kind.as_str()), NoSource))?;
+                let (name, actions) =
+                    failpoint(&f, self.rps, self.scale.factor).ok_or_else(|| {
+                        run_err(
+                            &format!("{} has no docker mechanism", f.kind.as_str()),
+                            NoSource,
+                        )
+                    })?;
                 if f.via == Via::Deploy {
                     let mut spec = self.live[i].base.clone();
-                    set_env(&mut spec.env, "OTRASHI_FAILPOINTS", &format!("{name}={actions}"));
+                    set_env(
+                        &mut spec.env,
+                        "OTRASHI_FAILPOINTS",
+                        &format!("{name}={actions}"),
+                    );
                     self.record_deploy(i, &f, false);
                     self.recreate(i, spec, true).await?;
                     Revert::Recreate(i, true)
                 } else {
                     self.admin(i, name, &actions).await?;
                     if f.via == Via::Config {
-                        self.event(i, EventType::Normal, "ConfigChanged", format!("runtime configuration of {} reloaded", f.target));
+                        self.event(
+                            i,
+                            EventType::Normal,
+                            "ConfigChanged",
+                            format!("runtime configuration of {} reloaded", f.target),
+                        );
                     }
                     Revert::Failpoint(i, name)
                 }
@@ -351,7 +474,10 @@ impl DockerEnv {
         };
         let (_, revert, undo_rec) = self.active.remove(pos);
         let f = self.incident.faults[n].clone();
-        let container = self.index(&f.target).map(|i| self.live[i].name.clone()).unwrap_or_default();
+        let container = self
+            .index(&f.target)
+            .map(|i| self.live[i].name.clone())
+            .unwrap_or_default();
         match revert {
             Revert::Undo(u) => undo(&u).await.map_err(|m| run_err(&m, NoSource))?,
             Revert::Failpoint(i, name) => self.admin(i, name, "off").await?,
@@ -372,10 +498,21 @@ impl DockerEnv {
             }
             Revert::Start(i) => {
                 let name = self.live[i].name.clone();
-                self.engine.docker().start_container(&name, None::<bollard::query_parameters::StartContainerOptions>).await
+                self.engine
+                    .docker()
+                    .start_container(
+                        &name,
+                        None::<bollard::query_parameters::StartContainerOptions>,
+                    )
+                    .await
                     .map_err(|e| run_err(&format!("docker start {name}"), e))?;
                 self.refresh(i).await?;
-                self.event(i, EventType::Normal, "ScalingReplicaSet", format!("Scaled up replica set {} to 1", f.target));
+                self.event(
+                    i,
+                    EventType::Normal,
+                    "ScalingReplicaSet",
+                    format!("Scaled up replica set {} to 1", f.target),
+                );
             }
             Revert::Cpus(i) => {
                 let cores = self.live[i].base.cpus.unwrap_or(1.0);
@@ -406,7 +543,10 @@ impl DockerEnv {
             nano_cpus: Some((cores * 1e9) as i64),
             ..Default::default()
         };
-        self.engine.docker().update_container(&name, body).await
+        self.engine
+            .docker()
+            .update_container(&name, body)
+            .await
             .map_err(|e| run_err(&format!("docker update --cpus {name}"), e))?;
         self.live[i].spec.cpus = Some(cores);
         Ok(())
@@ -414,14 +554,32 @@ impl DockerEnv {
 
     /// Switches a failpoint through the workload's admin endpoint.
     async fn admin(&self, i: usize, name: &str, actions: &str) -> Result<(), BackendError> {
-        let port = self.live[i].port.ok_or_else(|| run_err("the container has no published port", NoSource))?;
+        let port = self.live[i]
+            .port
+            .ok_or_else(|| run_err("the container has no published port", NoSource))?;
         let body = serde_json::json!({"name": name, "actions": actions}).to_string();
         let auth = format!("Bearer {ADMIN_TOKEN}");
-        let r = http::request(port, "POST", "/admin/failpoints", &[("Authorization", &auth), ("Content-Type", "application/json")], &body, Duration::from_secs(3))
-            .await
-            .map_err(|e| run_err(&format!("admin call to {}", self.live[i].name), e))?;
+        let r = http::request(
+            port,
+            "POST",
+            "/admin/failpoints",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            &body,
+            Duration::from_secs(3),
+        )
+        .await
+        .map_err(|e| run_err(&format!("admin call to {}", self.live[i].name), e))?;
         if r.status != 200 {
-            return Err(run_err(&format!("admin call to {} answered {}: {}", self.live[i].name, r.status, r.body), NoSource));
+            return Err(run_err(
+                &format!(
+                    "admin call to {} answered {}: {}",
+                    self.live[i].name, r.status, r.body
+                ),
+                NoSource,
+            ));
         }
         Ok(())
     }
@@ -429,10 +587,18 @@ impl DockerEnv {
     /// Records a deploy (or its rollback) of service `i` carrying fault `f`'s change.
     fn record_deploy(&mut self, i: usize, f: &ConcreteFault, rollback: bool) {
         let h = stable_hash(format!("{}/{}/{rollback}", self.episode, f.id).as_bytes());
-        let commit = format!("{h:016x}{:016x}{:08x}", h.rotate_left(21) ^ 0x5bd1_e995, (h >> 7) as u32);
+        let commit = format!(
+            "{h:016x}{:016x}{:08x}",
+            h.rotate_left(21) ^ 0x5bd1_e995,
+            (h >> 7) as u32
+        );
         let svc = self.services[i].clone();
         let (title, diff) = diff_for(f.kind, &svc, rollback);
-        let (from, to) = if rollback { ("v1.5.0", "v1.4.2") } else { ("v1.4.2", "v1.5.0") };
+        let (from, to) = if rollback {
+            ("v1.5.0", "v1.4.2")
+        } else {
+            ("v1.4.2", "v1.5.0")
+        };
         let t_ms = self.now_ms();
         self.deploys.push(Deploy {
             id: format!("deploy-{}", &commit[..7]),
@@ -441,11 +607,17 @@ impl DockerEnv {
             from_version: from.to_owned(),
             to_version: to.to_owned(),
             commit,
-            author: ["maria.keller", "j.okafor", "priya.raman", "li.wei"][(h % 4) as usize].to_owned(),
+            author: ["maria.keller", "j.okafor", "priya.raman", "li.wei"][(h % 4) as usize]
+                .to_owned(),
             title,
             diff,
         });
-        self.event(i, EventType::Normal, "ScalingReplicaSet", format!("Scaled up replica set {svc}-{:05x} to 1", h & 0xfffff));
+        self.event(
+            i,
+            EventType::Normal,
+            "ScalingReplicaSet",
+            format!("Scaled up replica set {svc}-{:05x} to 1", h & 0xfffff),
+        );
     }
 }
 
@@ -459,16 +631,56 @@ pub(super) struct NoSource;
 fn diff_for(kind: FaultKind, svc: &str, rollback: bool) -> (String, String) {
     use FaultKind as K;
     let (title, ctx, added): (&str, &str, &[&str]) = match kind {
-        K::ErrorInjection => ("Apply customer discounts before pricing", "let price = pricing::base(&item)?;", &["let discount = customer.discount.as_ref().unwrap().apply(&item);"]),
-        K::SlowHandler => ("Validate the basket against the catalog on every request", "let basket = load_basket(&req)?;", &["for line in &basket.lines { catalog::validate_sync(line)?; }"]),
-        K::MemoryLeak => ("Memoize resolved price lists", "let list = store.load(id).await?;", &["PRICE_LISTS.lock().push((req.id(), list.clone()));"]),
-        K::ConnectionLeak => ("Reuse the client of the first attempt", "let conn = pool.get().await?;", &["std::mem::forget(conn.clone());"]),
-        K::RetryStorm => ("Retry downstream calls immediately", "let policy = RetryPolicy::default();", &["let policy = RetryPolicy { attempts: 5, backoff: Duration::ZERO };"]),
-        K::CacheBypass => ("Read fresh prices from the database", "let price = cache.get(&key).await;", &["let price = None; // always fresh"]),
-        K::HotLoop => ("Normalize SKUs", "let sku = req.sku();", &["while normalize(&sku) != sku { sku = normalize(&sku); }"]),
-        K::PanicCrash => ("Parse the coupon header", "let coupon = headers.get(\"x-coupon\");", &["let coupon = coupon.unwrap().parse::<Coupon>().unwrap();"]),
-        K::SlowQuery => ("Join orders with their line items", "let rows = db.query(ORDERS_BY_USER, &[&user]).await?;", &["let rows = db.query(ORDERS_WITH_ITEMS_UNINDEXED, &[&user]).await?;"]),
-        _ => ("Routine dependency update", "version = \"1.4.2\"", &["version = \"1.5.0\""]),
+        K::ErrorInjection => (
+            "Apply customer discounts before pricing",
+            "let price = pricing::base(&item)?;",
+            &["let discount = customer.discount.as_ref().unwrap().apply(&item);"],
+        ),
+        K::SlowHandler => (
+            "Validate the basket against the catalog on every request",
+            "let basket = load_basket(&req)?;",
+            &["for line in &basket.lines { catalog::validate_sync(line)?; }"],
+        ),
+        K::MemoryLeak => (
+            "Memoize resolved price lists",
+            "let list = store.load(id).await?;",
+            &["PRICE_LISTS.lock().push((req.id(), list.clone()));"],
+        ),
+        K::ConnectionLeak => (
+            "Reuse the client of the first attempt",
+            "let conn = pool.get().await?;",
+            &["std::mem::forget(conn.clone());"],
+        ),
+        K::RetryStorm => (
+            "Retry downstream calls immediately",
+            "let policy = RetryPolicy::default();",
+            &["let policy = RetryPolicy { attempts: 5, backoff: Duration::ZERO };"],
+        ),
+        K::CacheBypass => (
+            "Read fresh prices from the database",
+            "let price = cache.get(&key).await;",
+            &["let price = None; // always fresh"],
+        ),
+        K::HotLoop => (
+            "Normalize SKUs",
+            "let sku = req.sku();",
+            &["while normalize(&sku) != sku { sku = normalize(&sku); }"],
+        ),
+        K::PanicCrash => (
+            "Parse the coupon header",
+            "let coupon = headers.get(\"x-coupon\");",
+            &["let coupon = coupon.unwrap().parse::<Coupon>().unwrap();"],
+        ),
+        K::SlowQuery => (
+            "Join orders with their line items",
+            "let rows = db.query(ORDERS_BY_USER, &[&user]).await?;",
+            &["let rows = db.query(ORDERS_WITH_ITEMS_UNINDEXED, &[&user]).await?;"],
+        ),
+        _ => (
+            "Routine dependency update",
+            "version = \"1.4.2\"",
+            &["version = \"1.5.0\""],
+        ),
     };
     let path = format!("src/{}/handler.rs", svc.replace('-', "_"));
     let sign = if rollback { '-' } else { '+' };
@@ -480,6 +692,10 @@ fn diff_for(kind: FaultKind, svc: &str, rollback: bool) -> (String, String) {
         diff.push('\n');
     }
     diff.push_str("     Ok(respond(&req))\n }\n");
-    let title = if rollback { format!("Revert \"{title}\"") } else { title.to_owned() };
+    let title = if rollback {
+        format!("Revert \"{title}\"")
+    } else {
+        title.to_owned()
+    };
     (title, diff)
 }

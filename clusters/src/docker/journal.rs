@@ -154,7 +154,10 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, JournalError> {
 pub fn pending(entries: &[Entry]) -> Vec<Entry> {
     let mut last: Vec<Entry> = Vec::new();
     for e in entries {
-        match last.iter_mut().find(|l| l.fault == e.fault && l.container == e.container) {
+        match last
+            .iter_mut()
+            .find(|l| l.fault == e.fault && l.container == e.container)
+        {
             Some(l) => *l = e.clone(),
             None => last.push(e.clone()),
         }

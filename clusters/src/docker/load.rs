@@ -38,7 +38,12 @@ impl LoadStats {
 
 /// Sends `GET /` to the port in `port` (it changes when the entry is recreated) at
 /// `rps` until `stop` is cancelled.
-pub async fn run(port: watch::Receiver<u16>, rps: f64, stats: Arc<LoadStats>, stop: CancellationToken) {
+pub async fn run(
+    port: watch::Receiver<u16>,
+    rps: f64,
+    stats: Arc<LoadStats>,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rps.max(0.1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {

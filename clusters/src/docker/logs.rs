@@ -28,7 +28,13 @@ pub type Clock<'a> = &'a dyn Fn(i64) -> Option<u64>;
 impl LogSink {
     /// Adds one raw line of service `svc`; `fallback_unix_ms` is the engine's timestamp,
     /// used when the line carries none.
-    pub fn line(&mut self, svc: ServiceId, raw: &str, fallback_unix_ms: Option<i64>, clock: Clock<'_>) {
+    pub fn line(
+        &mut self,
+        svc: ServiceId,
+        raw: &str,
+        fallback_unix_ms: Option<i64>,
+        clock: Clock<'_>,
+    ) {
         let raw = raw.trim();
         if raw.is_empty() {
             return;
@@ -43,9 +49,14 @@ impl LogSink {
                     "fatal" => LogLevel::Fatal,
                     _ => LogLevel::Info,
                 },
-                v.get("msg").and_then(Value::as_str).unwrap_or(raw).to_owned(),
+                v.get("msg")
+                    .and_then(Value::as_str)
+                    .unwrap_or(raw)
+                    .to_owned(),
                 v.get("trace_id").and_then(Value::as_str).and_then(hex_u64),
-                v.get("ts").and_then(Value::as_str).and_then(parse_rfc3339_ms),
+                v.get("ts")
+                    .and_then(Value::as_str)
+                    .and_then(parse_rfc3339_ms),
             ),
             None => (LogLevel::Info, raw.to_owned(), None, None),
         };
@@ -76,15 +87,23 @@ impl LogSink {
     }
 
     fn span(&mut self, svc: ServiceId, v: &Value, msg: &str, trace_id: u64, t_ms: u64) {
-        let Some(fields) = v.get("fields") else { return };
+        let Some(fields) = v.get("fields") else {
+            return;
+        };
         let (Some(status), Some(duration_ms), Some(span_id)) = (
             fields.get("status").and_then(Value::as_u64),
             fields.get("duration_ms").and_then(Value::as_f64),
-            fields.get("span_id").and_then(Value::as_str).and_then(hex_u64),
+            fields
+                .get("span_id")
+                .and_then(Value::as_str)
+                .and_then(hex_u64),
         ) else {
             return;
         };
-        let op = msg.rsplit_once(' ').map_or(msg, |(head, _)| head).to_owned();
+        let op = msg
+            .rsplit_once(' ')
+            .map_or(msg, |(head, _)| head)
+            .to_owned();
         let operation = match self.operations.iter().position(|o| *o == op) {
             Some(i) => i as u32,
             None => {
@@ -105,7 +124,11 @@ impl LogSink {
             operation,
             start_us: (t_ms * 1000).saturating_sub(duration_us),
             duration_us,
-            status: if error { SpanStatus::Error } else { SpanStatus::Ok },
+            status: if error {
+                SpanStatus::Error
+            } else {
+                SpanStatus::Ok
+            },
             http_status: u16::try_from(status).unwrap_or(0),
             error: error.then(|| format!("HTTP {status}")),
         });
@@ -142,7 +165,11 @@ fn is_variable(core: &str) -> bool {
         .trim_end_matches(|c: char| c.is_ascii_alphabetic())
         .parse::<f64>()
         .is_ok()
-        && core.len() - core.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len() <= 3;
+        && core.len()
+            - core
+                .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                .len()
+            <= 3;
     numeric || hexish || with_unit
 }
 

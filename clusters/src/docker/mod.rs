@@ -125,7 +125,9 @@ impl DockerBackend {
     /// this host can do (a few seconds: see [`otrashi_docker::probe()`]).
     pub async fn connect() -> Result<DockerBackend, DockerBackendError> {
         let options = DockerOptions::from_env()?;
-        let engine = Engine::connect().await.map_err(DockerBackendError::Engine)?;
+        let engine = Engine::connect()
+            .await
+            .map_err(DockerBackendError::Engine)?;
         engine.version().await.map_err(DockerBackendError::Engine)?;
         let report = otrashi_docker::probe().await;
         Ok(DockerBackend::with(engine, report, options))
@@ -182,10 +184,17 @@ impl Backend for DockerBackend {
                 });
             }
         }
-        if incident.topology.service(&incident.topology.entry).is_none() {
+        if incident
+            .topology
+            .service(&incident.topology.entry)
+            .is_none()
+        {
             return Err(BackendError::Unsupported {
                 backend: "docker",
-                fault: incident.faults.first().map_or(FaultKind::CrashLoop, |f| f.kind),
+                fault: incident
+                    .faults
+                    .first()
+                    .map_or(FaultKind::CrashLoop, |f| f.kind),
                 reason: format!("the entry `{}` is not a service", incident.topology.entry),
             });
         }

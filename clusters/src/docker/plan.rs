@@ -84,7 +84,14 @@ pub fn env(incident: &Incident, svc: &Service) -> Vec<String> {
         .calls
         .iter()
         .filter_map(|c| incident.topology.service(c))
-        .map(|c| format!("{}:{}=http://{}:{WORKLOAD_PORT}", c.name, kind(c.kind), c.name))
+        .map(|c| {
+            format!(
+                "{}:{}=http://{}:{WORKLOAD_PORT}",
+                c.name,
+                kind(c.kind),
+                c.name
+            )
+        })
         .collect();
     // Waits are real time: keep them, bounded, so timeouts and slow paths behave. CPU
     // per request is small: 20 rps through 8 services must fit in 2 cores.

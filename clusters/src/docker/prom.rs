@@ -76,7 +76,10 @@ fn parse_labels(s: &str) -> Option<Vec<(String, String)>> {
             }
         }
         out.push((key.trim().to_owned(), value));
-        rest = after[end? + 1..].trim_start().trim_start_matches(',').trim_start();
+        rest = after[end? + 1..]
+            .trim_start()
+            .trim_start_matches(',')
+            .trim_start();
     }
     out.sort();
     Some(out)

@@ -7,7 +7,10 @@ use otrashi_gym::telemetry::{MetricKind, MetricSeries, ServiceId};
 
 use super::prom::{self, Sample};
 
-type Key = (ServiceId, String, Vec<(String, String)>);
+type Labels = Vec<(String, String)>;
+type Key = (ServiceId, String, Labels);
+/// Cumulative histogram buckets, `(le, count)`.
+type Buckets = Vec<(f64, f64)>;
 
 /// Histograms turned into quantile gauges, with the quantiles the simulator writes.
 const HISTOGRAMS: [(&str, &[&str]); 3] = [
@@ -20,7 +23,7 @@ const HISTOGRAMS: [(&str, &[&str]); 3] = [
 #[derive(Debug, Default)]
 pub struct Store {
     series: BTreeMap<Key, (MetricKind, Vec<f64>)>,
-    buckets: HashMap<(ServiceId, String, Vec<(String, String)>), Vec<(f64, f64)>>,
+    buckets: HashMap<Key, Buckets>,
 }
 
 fn unit_of(name: &str) -> &'static str {
@@ -95,9 +98,16 @@ impl Store {
         use MetricKind::{Counter, Gauge};
         let samples = prom::parse(text);
         for class in ["2xx", "4xx", "5xx"] {
-            self.put(k, svc, "http_requests_total", labels(&[("code", class)]), Counter, 0.0);
+            self.put(
+                k,
+                svc,
+                "http_requests_total",
+                labels(&[("code", class)]),
+                Counter,
+                0.0,
+            );
         }
-        let mut hist: BTreeMap<(String, Vec<(String, String)>), Vec<(f64, f64)>> = BTreeMap::new();
+        let mut hist: BTreeMap<(String, Labels), Buckets> = BTreeMap::new();
         for Sample {
             name,
             labels: ls,
@@ -105,19 +115,18 @@ impl Store {
         } in samples
         {
             if let Some(base) = name.strip_suffix("_bucket") {
-                let le = ls
-                    .iter()
-                    .find(|(k, _)| k == "le")
-                    .and_then(|(_, v)| {
-                        if v == "+Inf" {
-                            Some(f64::INFINITY)
-                        } else {
-                            v.parse().ok()
-                        }
-                    });
+                let le = ls.iter().find(|(k, _)| k == "le").and_then(|(_, v)| {
+                    if v == "+Inf" {
+                        Some(f64::INFINITY)
+                    } else {
+                        v.parse().ok()
+                    }
+                });
                 if let Some(le) = le {
                     let rest: Vec<_> = ls.into_iter().filter(|(k, _)| k != "le").collect();
-                    hist.entry((base.to_owned(), rest)).or_default().push((le, value));
+                    hist.entry((base.to_owned(), rest))
+                        .or_default()
+                        .push((le, value));
                 }
                 continue;
             }
@@ -134,7 +143,11 @@ impl Store {
                     self.add(k, svc, &name, Gauge, value);
                 }
                 _ => {
-                    let kind = if name.ends_with("_total") { Counter } else { Gauge };
+                    let kind = if name.ends_with("_total") {
+                        Counter
+                    } else {
+                        Gauge
+                    };
                     self.put(k, svc, &name, ls, kind, value);
                 }
             }
@@ -197,7 +210,13 @@ impl Store {
     }
 
     /// Sample `k` of a series, if recorded.
-    pub fn get(&self, svc: ServiceId, name: &str, labels: &[(String, String)], k: usize) -> Option<f64> {
+    pub fn get(
+        &self,
+        svc: ServiceId,
+        name: &str,
+        labels: &[(String, String)],
+        k: usize,
+    ) -> Option<f64> {
         self.series
             .get(&(svc, name.to_owned(), labels.to_vec()))
             .and_then(|(_, v)| v.get(k).copied())
@@ -235,10 +254,15 @@ mod tests {
         let ok = find("http_requests_total", &[("code", "2xx")]);
         assert_eq!(ok.values[0], 10.0);
         assert!(ok.values[1].is_nan());
-        assert_eq!(find("http_requests_total", &[("code", "5xx")]).values[2], 3.0);
+        assert_eq!(
+            find("http_requests_total", &[("code", "5xx")]).values[2],
+            3.0
+        );
         let p50 = find("http_request_duration_seconds", &[("quantile", "0.5")]);
         assert!(p50.values[2] > 0.1, "{:?}", p50.values);
         assert_eq!(find("process_resident_memory_bytes", &[]).unit, "bytes");
-        assert!(series.iter().all(|m| m.values.len() == 3 && m.step_ms == 10_000));
+        assert!(series
+            .iter()
+            .all(|m| m.values.len() == 3 && m.step_ms == 10_000));
     }
 }
