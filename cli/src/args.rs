@@ -301,4 +301,8 @@ pub struct BenchArgs {
     /// Seconds to spend on each measurement.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
+    /// Skip the Docker figures (`docker_reset_s`, `docker_episode_s`: about a minute,
+    /// measured when an engine answers).
+    #[arg(long)]
+    pub no_docker: bool,
 }
