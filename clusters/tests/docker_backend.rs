@@ -273,3 +273,92 @@ async fn docker_orchestration_oom_kill_shows_in_docker_inspect() {
     );
     assert!(events.iter().any(|r| r == "OOMKilled"), "{events:?}");
 }
+
+/// Every fault kind this host supports, one after another on small targets: each
+/// injects and reverts on the real engine, and the episode still yields telemetry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_every_supported_fault_injects_and_reverts() {
+    let Some(b) = backend().await else { return };
+    use otrashi_scenarios::FaultKind as K;
+    // Code faults alternate between a deploy and a runtime switch, where allowed.
+    let kinds = [
+        (K::NetworkLoss, "api", ""),
+        (K::NetworkPartition, "api", ""),
+        (K::BandwidthLimit, "api", ""),
+        (K::NetworkDelay, "api", ""),
+        (K::CpuSaturation, "api", ""),
+        (K::ProcessFreeze, "api", ""),
+        (K::CpuThrottle, "api", ""),
+        (K::ScaleToZero, "api", ""),
+        (K::CrashLoop, "api", ""),
+        (K::OomKill, "api", ""),
+        (K::ErrorInjection, "api", ", via: direct"),
+        (K::SlowHandler, "web", ", via: deploy"),
+        (K::MemoryLeak, "api", ", via: direct"),
+        (K::ConnectionLeak, "web", ", via: direct"),
+        (K::RetryStorm, "web", ", via: config"),
+        (K::CacheBypass, "api", ", via: deploy"),
+        (K::HotLoop, "web", ", via: deploy"),
+        (K::PanicCrash, "web", ", via: deploy"),
+        (K::SlowQuery, "api", ", via: deploy"),
+    ];
+    let mut faults = String::new();
+    let mut n = 0;
+    for (kind, target, via) in kinds {
+        if otrashi_clusters::docker::support(kind, b.report()).is_err() {
+            continue;
+        }
+        faults.push_str(&format!(
+            "  - {{id: f{n}, kind: {}, target: {target}, at: {}s, duration: 3s{via}}}\n",
+            kind.as_str(),
+            3 + 4 * n
+        ));
+        n += 1;
+    }
+    let yaml = format!(
+        "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {{name: docker-all}}
+topology:
+  name: mini
+  entry: web
+  services:
+    web: {{kind: web, calls: [api]}}
+    api: {{kind: api, calls: [cache, db]}}
+    cache: {{kind: cache}}
+    db: {{kind: database}}
+load: {{rps: 10, pattern: steady}}
+timeline: {{warmup: 2s, duration: {}s}}
+faults:
+{faults}",
+        4 * n + 6
+    );
+    let sc = parse_str(&yaml, "docker-all").unwrap();
+    let incident = sample(&sc, 4).unwrap();
+    b.check(&incident).unwrap();
+    let cx = EpisodeContext::new("ep-test-all", 4);
+    let _guard = Guard(cx.episode_id.clone());
+    let mut b2 = b.options().clone();
+    // Real time: every 3 s fault gets its 3 s.
+    b2.max_wall_s = 1000.0;
+    let b = DockerBackend::with(b.engine().clone(), b.report().clone(), b2);
+    let mut env = b.provision_env(&incident, &cx).await.unwrap();
+    let telemetry = env.run(&cx).await.unwrap();
+    let timings = env.fault_timings.clone();
+    env.teardown(&cx).await.unwrap();
+    assert_eq!(leftovers(&cx.episode_id), "");
+    for (kind, inject, revert) in &timings {
+        eprintln!(
+            "{kind:<36} inject {:>6.0} ms  revert {:>6.0} ms",
+            inject.as_secs_f64() * 1000.0,
+            revert.map_or(f64::NAN, |r| r.as_secs_f64() * 1000.0)
+        );
+    }
+    assert_eq!(timings.len(), n, "{timings:?}");
+    assert!(
+        timings.iter().all(|t| t.2.is_some()),
+        "not every fault was reverted: {timings:?}"
+    );
+    assert!(!telemetry.deploys.is_empty());
+    assert!(!telemetry.logs.is_empty());
+}

@@ -84,6 +84,9 @@ pub struct DockerEnv {
     start: Option<(Instant, i64)>,
     /// What the load generator saw (for tests asserting effects independently).
     pub stats: Arc<LoadStats>,
+    /// Per fault: its kind, the wall time its injection took and its revert took
+    /// (`None` until reverted).
+    pub fault_timings: Vec<(String, Duration, Option<Duration>)>,
     torn_down: bool,
 }
 
@@ -147,6 +150,7 @@ pub(super) async fn provision(
         port_tx,
         start: None,
         stats: Arc::new(LoadStats::default()),
+        fault_timings: Vec::new(),
         torn_down: false,
     };
     match env.start_services(&image.tag, options, cx).await {
@@ -689,8 +693,26 @@ impl Env for DockerEnv {
                     self.scrape(k, &mut store).await;
                     Ok(())
                 }
-                Action::Inject(n) => self.inject(n).await,
-                Action::Revert(n) => self.revert(n).await,
+                Action::Inject(n) => {
+                    let begin = Instant::now();
+                    let r = self.inject(n).await;
+                    let kind = self.incident.faults[n].kind.as_str().to_owned();
+                    self.fault_timings.push((kind, begin.elapsed(), None));
+                    r
+                }
+                Action::Revert(n) => {
+                    let begin = Instant::now();
+                    let r = self.revert(n).await;
+                    let kind = self.incident.faults[n].kind.as_str();
+                    if let Some(t) = self
+                        .fault_timings
+                        .iter_mut()
+                        .find(|t| t.0 == kind && t.2.is_none())
+                    {
+                        t.2 = Some(begin.elapsed());
+                    }
+                    r
+                }
             };
             if let Err(e) = r {
                 result = Err(e);
