@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
-    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
@@ -70,6 +70,9 @@ pub struct ContainerSpec {
     pub restart_on_failure: Option<i64>,
     /// Labels besides the episode's (`otrashi.service`, the owning process).
     pub labels: Vec<(String, String)>,
+    /// A health check run inside the container: the command (exec form) and the time
+    /// between checks; three failures in a row make it `unhealthy`.
+    pub healthcheck: Option<(Vec<String>, std::time::Duration)>,
 }
 
 /// A started container.
@@ -133,6 +136,19 @@ pub async fn run_container(
             all
         }),
         exposed_ports: port_key.clone().map(|k| vec![k]),
+        healthcheck: spec.healthcheck.as_ref().map(|(cmd, every)| {
+            let mut test = vec!["CMD".to_owned()];
+            test.extend(cmd.iter().cloned());
+            let ns = every.as_nanos() as i64;
+            HealthConfig {
+                test: Some(test),
+                interval: Some(ns),
+                timeout: Some(ns),
+                retries: Some(3),
+                start_period: Some(ns),
+                start_interval: None,
+            }
+        }),
         host_config: Some(host_config),
         networking_config,
         ..Default::default()

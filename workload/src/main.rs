@@ -18,6 +18,8 @@ otrashi-workload: one service of an otrashi topology. Configured by environment:
   OTRASHI_ACCESS_LOG             true|false
   OTRASHI_ADMIN_TOKEN            enables POST /admin/failpoints (Bearer token)
   OTRASHI_FAILPOINTS             name=actions;... e.g. handler_error=30%return
+Subcommand: health   exits 0 when GET /healthz on this container's port answers 200
+            (the container health check; OTRASHI_PORT or 8080)
 Subcommand: burn THREADS PCT SECONDS   spin THREADS threads at PCT% duty for SECONDS
             (the Docker backend's infra.cpu_saturation: a stray process in the container)
 Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             "burn" => burn(std::env::args().skip(2).collect()),
+            "health" => health(),
             "-V" | "--version" => {
                 println!("otrashi-workload {}", env!("CARGO_PKG_VERSION"));
                 ExitCode::SUCCESS
@@ -159,4 +162,27 @@ fn burn(args: Vec<String>) -> ExitCode {
         let _ = h.join();
     }
     ExitCode::SUCCESS
+}
+
+/// `health`: the container health check, for images without curl.
+fn health() -> ExitCode {
+    use std::io::{Read, Write};
+    let port: u16 = std::env::var("OTRASHI_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080);
+    let timeout = std::time::Duration::from_secs(2);
+    let check = || -> std::io::Result<bool> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head.ends_with(b" 200"))
+    };
+    match check() {
+        Ok(true) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    }
 }

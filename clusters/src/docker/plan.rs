@@ -131,5 +131,13 @@ pub fn container(
             (SERVICE_LABEL.to_owned(), svc.name.clone()),
             (PID_LABEL.to_owned(), std::process::id().to_string()),
         ],
+        // Every few seconds: an exec per check costs CPU on a small host.
+        healthcheck: Some((
+            vec![
+                "/usr/local/bin/otrashi-workload".to_owned(),
+                "health".to_owned(),
+            ],
+            Duration::from_secs(4),
+        )),
     }
 }
