@@ -185,3 +185,70 @@ pub fn alert(
         summary,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store where service 0 serves 100 requests per scrape and, from scrape
+    /// `bad_from`, fails `err_pct` of them.
+    fn store(samples: usize, bad_from: usize, err_pct: f64) -> Store {
+        let mut s = Store::default();
+        let (mut ok, mut err) = (0.0, 0.0);
+        for k in 0..samples {
+            let failing = if k >= bad_from { err_pct } else { 0.0 };
+            ok += 100.0 - failing;
+            err += failing;
+            s.scrape(
+                k,
+                0,
+                &format!("http_requests_total{{code=\"200\"}} {ok}\nhttp_requests_total{{code=\"500\"}} {err}\n"),
+            );
+            s.put(
+                k,
+                0,
+                "up",
+                Vec::new(),
+                otrashi_gym::telemetry::MetricKind::Gauge,
+                1.0,
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn a_sustained_error_breach_pages_on_the_entry() {
+        let s = store(20, 8, 30.0);
+        let a = alert(
+            &AlertSpec::Auto,
+            &s,
+            &["web".to_owned()],
+            0,
+            20,
+            10_000,
+            75_000,
+            200_000,
+        );
+        assert_eq!(a.name, "HighErrorRate");
+        assert_eq!(a.severity, "page");
+        // Breaching scrapes 8..=11: fires after the fourth, at the end of scrape 11.
+        assert_eq!(a.t_ms, 120_000);
+    }
+
+    #[test]
+    fn no_breach_gives_a_ticket() {
+        let s = store(20, 8, 1.0);
+        let a = alert(
+            &AlertSpec::Auto,
+            &s,
+            &["web".to_owned()],
+            0,
+            20,
+            10_000,
+            75_000,
+            200_000,
+        );
+        assert_eq!(a.severity, "ticket");
+        assert_eq!(a.t_ms, 135_000);
+    }
+}
