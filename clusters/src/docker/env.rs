@@ -638,9 +638,17 @@ impl Env for DockerEnv {
         let t0 = Instant::now();
         self.start = Some((t0, unix_ms_now()));
         let stop = CancellationToken::new();
+        let (pattern, scale) = (self.incident.load.pattern, self.scale);
+        let end_s = end_ms as f64 / 1000.0;
+        // Bursts are capped at 1.5x the rate cap: the host has to keep up.
+        let cap = self.scale.rps_cap * 1.5 / self.rps;
+        let rate = move |wall: Duration| {
+            load::shape(pattern, scale.scenario_ms(wall) as f64 / 1000.0, end_s).min(cap)
+        };
         let load = tokio::spawn(load::run(
             self.port_tx.subscribe(),
             self.rps,
+            rate,
             self.stats.clone(),
             stop.clone(),
         ));
