@@ -82,6 +82,8 @@ pub struct DockerEnv {
     restart_base: Vec<i64>,
     port_tx: watch::Sender<u16>,
     start: Option<(Instant, i64)>,
+    /// Containers the gym stopped or removed on purpose, with when (Unix ms).
+    pub(super) stopped: Vec<(String, i64)>,
     /// What the load generator saw (for tests asserting effects independently).
     pub stats: Arc<LoadStats>,
     /// Per fault: its kind, the wall time its injection took and its revert took
@@ -151,6 +153,7 @@ pub(super) async fn provision(
         start: None,
         stats: Arc::new(LoadStats::default()),
         fault_timings: Vec::new(),
+        stopped: Vec::new(),
         torn_down: false,
     };
     match env.start_services(&image.tag, options, cx).await {
@@ -344,6 +347,7 @@ impl DockerEnv {
         if let Ok(h) = otrashi_docker::container_health(&self.engine, &old.id).await {
             self.restart_base[i] += h.restart_count;
         }
+        self.stopped.push((old.id.clone(), unix_ms_now()));
         otrashi_docker::remove_container(&self.engine, &old.id)
             .await
             .map_err(|e| run_err(&format!("removing {}", old.name), e))?;
@@ -613,8 +617,12 @@ fn map_event(
     })
 }
 
+/// A Docker event: Unix ms, container id, action, attributes (labels included).
+type RawEvent = (i64, String, String, HashMap<String, String>);
+
 enum Action {
     Scrape(usize),
+    Herring(usize),
     Inject(usize),
     Revert(usize),
 }
@@ -634,6 +642,9 @@ impl Env for DockerEnv {
                 plan.push((f.until.as_millis(), 0, Action::Revert(n)));
             }
         }
+        for (n, h) in self.incident.red_herrings.iter().enumerate() {
+            plan.push((h.at.as_millis(), 0, Action::Herring(n)));
+        }
         plan.sort_by_key(|(t, o, _)| (*t, *o));
         let t0 = Instant::now();
         self.start = Some((t0, unix_ms_now()));
@@ -652,7 +663,7 @@ impl Env for DockerEnv {
             self.stats.clone(),
             stop.clone(),
         ));
-        let raw_events: Arc<Mutex<Vec<(i64, String, HashMap<String, String>)>>> = Arc::default();
+        let raw_events: Arc<Mutex<Vec<RawEvent>>> = Arc::default();
         let events_task = {
             let docker = self.engine.docker().clone();
             let sink = raw_events.clone();
@@ -679,8 +690,8 @@ impl Env for DockerEnv {
                         item = stream.next() => match item {
                             Some(Ok(ev)) => {
                                 let t = ev.time_nano.map(|n| n / 1_000_000).or(ev.time.map(|s| s * 1000)).unwrap_or_else(unix_ms_now);
-                                let attrs = ev.actor.and_then(|a| a.attributes).unwrap_or_default();
-                                sink.lock().unwrap_or_else(PoisonError::into_inner).push((t, ev.action.unwrap_or_default(), attrs));
+                                let (id, attrs) = ev.actor.map(|a| (a.id.unwrap_or_default(), a.attributes.unwrap_or_default())).unwrap_or_default();
+                                sink.lock().unwrap_or_else(PoisonError::into_inner).push((t, id, ev.action.unwrap_or_default(), attrs));
                             }
                             _ => return,
                         }
@@ -701,6 +712,7 @@ impl Env for DockerEnv {
                     self.scrape(k, &mut store).await;
                     Ok(())
                 }
+                Action::Herring(n) => self.herring(n).await,
                 Action::Inject(n) => {
                     let begin = Instant::now();
                     let r = self.inject(n).await;
@@ -743,7 +755,17 @@ impl Env for DockerEnv {
             self.collect_logs_of(i, id).await;
         }
         let raw = std::mem::take(&mut *raw_events.lock().unwrap_or_else(PoisonError::into_inner));
-        for (unix, action, attrs) in raw {
+        for (unix, id, action, attrs) in raw {
+            // A container the gym itself stopped or removed dies on purpose; that is a
+            // rollout or a scale-down, not a failure to back off from.
+            if action == "die"
+                && self
+                    .stopped
+                    .iter()
+                    .any(|(sid, at)| *sid == id && unix >= at - 1000 && unix <= at + 15_000)
+            {
+                continue;
+            }
             let (Some(t_ms), Some(i)) = (
                 self.to_scenario(unix),
                 attrs

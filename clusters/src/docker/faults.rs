@@ -333,38 +333,7 @@ impl DockerEnv {
                     .scale
                     .wall(f.until.as_millis().saturating_sub(f.at.as_millis()))
                     .as_secs_f64();
-                let cmd = vec![
-                    s("/usr/local/bin/otrashi-workload"),
-                    s("burn"),
-                    threads.to_string(),
-                    format!("{:.0}", f.param("load_pct")),
-                    format!("{secs:.1}"),
-                ];
-                let exec = self
-                    .engine
-                    .docker()
-                    .create_exec(
-                        &self.live[i].id,
-                        ExecConfig {
-                            cmd: Some(cmd),
-                            attach_stdout: Some(false),
-                            attach_stderr: Some(false),
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .map_err(|e| run_err(&format!("docker exec in {container}"), e))?;
-                self.engine
-                    .docker()
-                    .start_exec(
-                        &exec.id,
-                        Some(bollard::exec::StartExecOptions {
-                            detach: true,
-                            ..Default::default()
-                        }),
-                    )
-                    .await
-                    .map_err(|e| run_err(&format!("docker exec start in {container}"), e))?;
+                self.burn(i, threads, f.param("load_pct"), secs).await?;
                 Revert::Nothing
             }
             K::ProcessFreeze => {
@@ -376,6 +345,8 @@ impl DockerEnv {
                 Revert::Unpause(i)
             }
             K::ScaleToZero => {
+                self.stopped
+                    .push((self.live[i].id.clone(), super::env::unix_ms_now()));
                 self.engine
                     .docker()
                     .stop_container(
@@ -445,7 +416,7 @@ impl DockerEnv {
                         "OTRASHI_FAILPOINTS",
                         &format!("{name}={actions}"),
                     );
-                    self.record_deploy(i, &f, false);
+                    self.record_deploy(i, Some(f.kind), &f.id, false);
                     self.recreate(i, spec, true).await?;
                     Revert::Recreate(i, true)
                 } else {
@@ -467,6 +438,69 @@ impl DockerEnv {
         Ok(())
     }
 
+    /// Runs a CPU burner inside service `i`'s container: `threads` threads busy `pct`%
+    /// of the time for `secs` wall seconds (it ends by itself).
+    async fn burn(&self, i: usize, threads: u32, pct: f64, secs: f64) -> Result<(), BackendError> {
+        let container = &self.live[i].name;
+        let cmd = vec![
+            "/usr/local/bin/otrashi-workload".to_owned(),
+            "burn".to_owned(),
+            threads.to_string(),
+            format!("{pct:.0}"),
+            format!("{secs:.1}"),
+        ];
+        let exec = self
+            .engine
+            .docker()
+            .create_exec(
+                &self.live[i].id,
+                ExecConfig {
+                    cmd: Some(cmd),
+                    attach_stdout: Some(false),
+                    attach_stderr: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| run_err(&format!("docker exec in {container}"), e))?;
+        self.engine
+            .docker()
+            .start_exec(
+                &exec.id,
+                Some(bollard::exec::StartExecOptions {
+                    detach: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(|e| run_err(&format!("docker exec start in {container}"), e))?;
+        Ok(())
+    }
+
+    /// Plays red herring `n`: a harmless deploy (a real rollout of the same code), or a
+    /// CPU-hungry neighbour (a burner at 40% of a core for 30 scenario seconds). Flapping
+    /// alerts and benign errors are not modelled on Docker.
+    pub(super) async fn herring(&mut self, n: usize) -> Result<(), BackendError> {
+        use otrashi_scenarios::model::RedHerringKind as R;
+        let h = self.incident.red_herrings[n].clone();
+        let Ok(i) = self.index(&h.target) else {
+            return Ok(());
+        };
+        match h.kind {
+            R::UnrelatedDeploy => {
+                self.record_deploy(i, None, &format!("herring-{n}"), false);
+                let mut spec = self.live[i].spec.clone();
+                set_env(&mut spec.env, "OTRASHI_RELEASE", "v1.4.3");
+                self.recreate(i, spec, true).await
+            }
+            R::NoisyNeighbour => {
+                let secs = self.scale.wall(30_000).as_secs_f64();
+                self.burn(i, 1, 40.0, secs).await
+            }
+            R::FlappingAlert | R::BenignErrors => Ok(()),
+        }
+    }
+
     /// Reverts fault `n` if it is active; a fault never injected is a no-op.
     pub(super) async fn revert(&mut self, n: usize) -> Result<(), BackendError> {
         let Some(pos) = self.active.iter().position(|(k, _, _)| *k == n) else {
@@ -483,7 +517,7 @@ impl DockerEnv {
             Revert::Failpoint(i, name) => self.admin(i, name, "off").await?,
             Revert::Recreate(i, deploy) => {
                 if deploy {
-                    self.record_deploy(i, &f, true);
+                    self.record_deploy(i, Some(f.kind), &f.id, true);
                 }
                 let spec = self.live[i].base.clone();
                 self.recreate(i, spec, true).await?;
@@ -585,16 +619,18 @@ impl DockerEnv {
     }
 
     /// Records a deploy (or its rollback) of service `i` carrying fault `f`'s change.
-    fn record_deploy(&mut self, i: usize, f: &ConcreteFault, rollback: bool) {
-        let h = stable_hash(format!("{}/{}/{rollback}", self.episode, f.id).as_bytes());
+    fn record_deploy(&mut self, i: usize, kind: Option<FaultKind>, key: &str, rollback: bool) {
+        let h = stable_hash(format!("{}/{key}/{rollback}", self.episode).as_bytes());
         let commit = format!(
             "{h:016x}{:016x}{:08x}",
             h.rotate_left(21) ^ 0x5bd1_e995,
             (h >> 7) as u32
         );
         let svc = self.services[i].clone();
-        let (title, diff) = diff_for(f.kind, &svc, rollback);
-        let (from, to) = if rollback {
+        let (title, diff) = diff_for(kind, &svc, rollback);
+        let (from, to) = if kind.is_none() {
+            ("v1.4.2", "v1.4.3")
+        } else if rollback {
             ("v1.5.0", "v1.4.2")
         } else {
             ("v1.4.2", "v1.5.0")
@@ -628,9 +664,9 @@ pub(super) struct NoSource;
 
 /// The change a deploy ships for a code fault (a plausible diff; the rollback reverts
 /// it).
-fn diff_for(kind: FaultKind, svc: &str, rollback: bool) -> (String, String) {
+fn diff_for(kind: Option<FaultKind>, svc: &str, rollback: bool) -> (String, String) {
     use FaultKind as K;
-    let (title, ctx, added): (&str, &str, &[&str]) = match kind {
+    let (title, ctx, added): (&str, &str, &[&str]) = match kind.unwrap_or(K::HotLoop) {
         K::ErrorInjection => (
             "Apply customer discounts before pricing",
             "let price = pricing::base(&item)?;",
@@ -661,6 +697,11 @@ fn diff_for(kind: FaultKind, svc: &str, rollback: bool) -> (String, String) {
             "let price = cache.get(&key).await;",
             &["let price = None; // always fresh"],
         ),
+        _ if kind.is_none() => (
+            "Bump the logging library",
+            "tracing = \"0.1.40\"",
+            &["tracing = \"0.1.41\""],
+        ),
         K::HotLoop => (
             "Normalize SKUs",
             "let sku = req.sku();",
@@ -682,7 +723,11 @@ fn diff_for(kind: FaultKind, svc: &str, rollback: bool) -> (String, String) {
             &["version = \"1.5.0\""],
         ),
     };
-    let path = format!("src/{}/handler.rs", svc.replace('-', "_"));
+    let path = if kind.is_none() {
+        format!("services/{svc}/Cargo.toml")
+    } else {
+        format!("src/{}/handler.rs", svc.replace('-', "_"))
+    };
     let sign = if rollback { '-' } else { '+' };
     let mut diff = format!("diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -41,3 +41,{} @@ async fn handle(req: Request) -> Result<Response> {{\n     {ctx}\n", 3 + added.len());
     for line in added {
