@@ -17,9 +17,14 @@ use otrashi_gym::context::EpisodeContext;
 use otrashi_scenarios::incident::sample;
 use otrashi_scenarios::parse::parse_str;
 
-async fn backend() -> Option<DockerBackend> {
+/// One episode at a time: under plain `cargo test` the tests of this file run in
+/// parallel, and several episodes on a 2-core host would time each other out.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn backend() -> Option<(DockerBackend, tokio::sync::MutexGuard<'static, ()>)> {
+    let turn = ONE_AT_A_TIME.lock().await;
     match DockerBackend::connect().await {
-        Ok(b) => Some(b),
+        Ok(b) => Some((b, turn)),
         Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("CI=true but the Docker backend is unavailable: {e}")
         }
@@ -95,7 +100,9 @@ faults:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_code_error_injection_is_scored_through_the_gym() {
-    let Some(b) = backend().await else { return };
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
     let sc = scenario(
         "docker-code",
         "{id: bad, kind: code.error_injection, target: api, at: 12s, via: direct, params: {error_pct: 60}}",
@@ -155,7 +162,9 @@ async fn docker_code_error_injection_is_scored_through_the_gym() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_infra_network_partition_rule_exists_only_during_the_fault() {
-    let Some(b) = backend().await else { return };
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
     let sc = scenario(
         "docker-infra",
         "{id: cut, kind: infra.network_partition, target: api, at: 12s, duration: 10s}",
@@ -220,7 +229,9 @@ async fn docker_infra_network_partition_rule_exists_only_during_the_fault() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_orchestration_oom_kill_shows_in_docker_inspect() {
-    let Some(b) = backend().await else { return };
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
     let sc = scenario(
         "docker-orch",
         "{id: tiny, kind: orchestration.oom_kill, target: api, at: 12s, params: {limit_mb: 24}}",
@@ -278,7 +289,9 @@ async fn docker_orchestration_oom_kill_shows_in_docker_inspect() {
 /// injects and reverts on the real engine, and the episode still yields telemetry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_every_supported_fault_injects_and_reverts() {
-    let Some(b) = backend().await else { return };
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
     use otrashi_scenarios::FaultKind as K;
     // Code faults alternate between a deploy and a runtime switch, where allowed.
     let kinds = [
@@ -309,9 +322,9 @@ async fn docker_every_supported_fault_injects_and_reverts() {
             continue;
         }
         faults.push_str(&format!(
-            "  - {{id: f{n}, kind: {}, target: {target}, at: {}s, duration: 3s{via}}}\n",
+            "  - {{id: f{n}, kind: {}, target: {target}, at: {}s, duration: 2s{via}}}\n",
             kind.as_str(),
-            3 + 4 * n
+            3 + 3 * n
         ));
         n += 1;
     }
@@ -331,7 +344,7 @@ load: {{rps: 10, pattern: steady}}
 timeline: {{warmup: 2s, duration: {}s}}
 faults:
 {faults}",
-        4 * n + 6
+        3 * n + 5
     );
     let sc = parse_str(&yaml, "docker-all").unwrap();
     let incident = sample(&sc, 4).unwrap();
@@ -339,7 +352,7 @@ faults:
     let cx = EpisodeContext::new("ep-test-all", 4);
     let _guard = Guard(cx.episode_id.clone());
     let mut b2 = b.options().clone();
-    // Real time: every 3 s fault gets its 3 s.
+    // Real time: every 2 s fault gets its 2 s.
     b2.max_wall_s = 1000.0;
     let b = DockerBackend::with(b.engine().clone(), b.report().clone(), b2);
     let mut env = b.provision_env(&incident, &cx).await.unwrap();
