@@ -20,6 +20,8 @@ otrashi-workload: one service of an otrashi topology. Configured by environment:
   OTRASHI_FAILPOINTS             name=actions;... e.g. handler_error=30%return
 Subcommand: health   exits 0 when GET /healthz on this container's port answers 200
             (the container health check; OTRASHI_PORT or 8080)
+Subcommand: delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS
+            forward LISTEN to 127.0.0.1:TARGET adding delay (infra.network_delay without netem)
 Subcommand: burn THREADS PCT SECONDS   spin THREADS threads at PCT% duty for SECONDS
             (the Docker backend's infra.cpu_saturation: a stray process in the container)
 Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
             }
             "burn" => burn(std::env::args().skip(2).collect()),
             "health" => health(),
+            "delay-proxy" => delay_proxy(std::env::args().skip(2).collect()),
             "-V" | "--version" => {
                 println!("otrashi-workload {}", env!("CARGO_PKG_VERSION"));
                 ExitCode::SUCCESS
@@ -184,5 +187,41 @@ fn health() -> ExitCode {
     match check() {
         Ok(true) => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
+    }
+}
+
+/// `delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS`.
+fn delay_proxy(args: Vec<String>) -> ExitCode {
+    let num = |i: usize| args.get(i).and_then(|a| a.parse::<f64>().ok());
+    let (Some(listen), Some(target), Some(delay), Some(jitter), Some(secs)) =
+        (num(0), num(1), num(2), num(3), num(4))
+    else {
+        eprintln!("usage: otrashi-workload delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS");
+        return ExitCode::from(2);
+    };
+    let ms = |v: f64| std::time::Duration::from_secs_f64(v.max(0.0) / 1000.0);
+    let spec = otrashi_workload::delay::DelaySpec {
+        listen: listen as u16,
+        target: target as u16,
+        delay: ms(delay),
+        jitter: ms(jitter),
+        lifetime: std::time::Duration::from_secs_f64(secs.max(0.0)),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(otrashi_workload::delay::run(spec)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("delay-proxy: {e}");
+            ExitCode::from(1)
+        }
     }
 }

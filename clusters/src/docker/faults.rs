@@ -7,7 +7,7 @@
 //! | infra.network_loss | iptables `statistic` DROP in the target's netns (`nsenter`) | delete the rule |
 //! | infra.network_partition | iptables REJECT (tcp-reset) of everything but the host's scrapes | delete the rule |
 //! | infra.bandwidth_limit | tc tbf on the target's `eth0` | delete the qdisc |
-//! | infra.network_delay | tc netem, only where the kernel has it | delete the qdisc |
+//! | infra.network_delay | a delaying proxy exec'd in the target (`otrashi-workload delay-proxy`) behind an iptables REDIRECT (no netem needed) | delete the rule; the proxy exits by itself |
 //! | infra.cpu_saturation | a CPU burner exec'd in the target (`otrashi-workload burn`) | ends by itself at `until` |
 //! | infra.process_freeze | `docker pause` | `docker unpause` |
 //! | orchestration.oom_kill | recreated with a tiny memory limit and a leaking build | recreated as before |
@@ -50,9 +50,9 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         K::NetworkLoss => need("iptables_statistic", "iptables' statistic match"),
         K::NetworkPartition => need("iptables_reject", "iptables REJECT"),
         K::BandwidthLimit => need("tc_tbf", "the tbf qdisc"),
-        K::NetworkDelay => need("netem", "the netem qdisc").map_err(|_| {
-            "the netem qdisc is missing on this host (kernel module sch_netem) and the userspace delay proxy is not implemented yet; use --backend sim, or a host with netem".to_owned()
-        }),
+        // A userspace proxy in the target's container, behind an iptables REDIRECT: the
+        // same mechanism with or without the netem qdisc.
+        K::NetworkDelay => need("iptables_reject", "iptables (nat REDIRECT)"),
         K::CpuSaturation
         | K::ProcessFreeze
         | K::OomKill
@@ -104,16 +104,16 @@ async fn nsenter(pid: i64, program: &str, args: &[String]) -> Result<(), String>
 pub async fn undo(u: &Undo) -> Result<(), String> {
     let gone = |pid: &i64| !std::path::Path::new(&format!("/proc/{pid}/ns/net")).exists();
     match u {
-        Undo::Iptables { pid, rule } if !gone(pid) => {
-            let mut args = vec!["-D".to_owned()];
-            args.extend(rule.iter().cloned());
-            match nsenter(*pid, "iptables", &args).await {
-                // A rule already deleted is reverted.
-                Err(e) if e.contains("does a matching rule exist") || e.contains("No chain") => {
-                    Ok(())
+        Undo::Iptables { pid, rule } if !gone(pid) => delete_rule(*pid, rule).await,
+        Undo::IptablesRules { pid, rules } if !gone(pid) => {
+            let mut first_err = Ok(());
+            for rule in rules {
+                let r = delete_rule(*pid, rule).await;
+                if first_err.is_ok() {
+                    first_err = r;
                 }
-                r => r,
             }
+            first_err
         }
         Undo::Qdisc { pid } if !gone(pid) => {
             let args: Vec<String> = ["qdisc", "del", "dev", "eth0", "root"]
@@ -131,6 +131,19 @@ pub async fn undo(u: &Undo) -> Result<(), String> {
             }
         }
         _ => Ok(()),
+    }
+}
+
+/// Port of the delay proxy inside a container.
+const DELAY_PROXY_PORT: u16 = 18080;
+
+/// Deletes one iptables rule; one already gone is deleted.
+async fn delete_rule(pid: i64, rule: &[String]) -> Result<(), String> {
+    let mut args = vec!["-D".to_owned()];
+    args.extend(rule.iter().cloned());
+    match nsenter(pid, "iptables", &args).await {
+        Err(e) if e.contains("does a matching rule exist") || e.contains("No chain") => Ok(()),
+        r => r,
     }
 }
 
@@ -280,7 +293,38 @@ impl DockerEnv {
                     s("tcp-reset"),
                 ],
             },
-            K::BandwidthLimit | K::NetworkDelay => Undo::Qdisc { pid },
+            K::BandwidthLimit => Undo::Qdisc { pid },
+            K::NetworkDelay => {
+                let port = otrashi_docker::image::WORKLOAD_PORT.to_string();
+                let from = |extra: &[&str], target: &[&str]| {
+                    let mut r: Vec<String> = extra.iter().map(|x| s(x)).collect();
+                    r.extend(
+                        ["-p", "tcp", "--dport", &port, "!", "-s", &self.gateway]
+                            .iter()
+                            .map(|x| s(x)),
+                    );
+                    r.extend(["-m", "comment", "--comment", &tag].iter().map(|x| s(x)));
+                    r.extend(target.iter().map(|x| s(x)));
+                    r
+                };
+                let proxy = DELAY_PROXY_PORT.to_string();
+                Undo::IptablesRules {
+                    pid,
+                    rules: vec![
+                        // New connections from callers go through the proxy …
+                        from(
+                            &["PREROUTING"],
+                            &["-j", "REDIRECT", "--to-ports", &proxy, "-t", "nat"],
+                        ),
+                        // … and pooled ones made before are reset (NAT applies to new
+                        // connections only), so callers reconnect through it.
+                        from(
+                            &["INPUT", "-i", "eth0"],
+                            &["-j", "REJECT", "--reject-with", "tcp-reset"],
+                        ),
+                    ],
+                }
+            }
             _ => Undo::Containers,
         };
         self.journal(Step::InjectBegin, &f, &container, &undo)?;
@@ -313,17 +357,33 @@ impl DockerEnv {
                 Revert::Undo(undo.clone())
             }
             K::NetworkDelay => {
-                let d = format!("{}ms", f.param("delay_ms").round());
-                let j = format!("{}ms", f.param("jitter_ms").round());
-                let args: Vec<String> = [
-                    "qdisc", "add", "dev", "eth0", "root", "netem", "delay", &d, &j,
-                ]
-                .iter()
-                .map(|x| (*x).to_owned())
-                .collect();
-                nsenter(pid, "tc", &args)
-                    .await
-                    .map_err(|m| run_err(&m, NoSource))?;
+                // The proxy outlives the fault a little; the rule's removal ends its use.
+                let secs = self
+                    .scale
+                    .wall(f.until.as_millis().saturating_sub(f.at.as_millis()))
+                    .as_secs_f64()
+                    + 5.0;
+                let cmd = vec![
+                    s("/usr/local/bin/otrashi-workload"),
+                    s("delay-proxy"),
+                    DELAY_PROXY_PORT.to_string(),
+                    otrashi_docker::image::WORKLOAD_PORT.to_string(),
+                    format!("{:.0}", f.param("delay_ms").clamp(1.0, 5000.0)),
+                    format!("{:.0}", f.param("jitter_ms").clamp(0.0, 1000.0)),
+                    format!("{secs:.1}"),
+                ];
+                self.exec_detached(i, cmd).await?;
+                // Let it bind before connections are sent its way.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if let Undo::IptablesRules { rules, .. } = &undo {
+                    for rule in rules {
+                        let mut args = vec![s("-A")];
+                        args.extend(rule.iter().cloned());
+                        nsenter(pid, "iptables", &args)
+                            .await
+                            .map_err(|m| run_err(&m, NoSource))?;
+                    }
+                }
                 Revert::Undo(undo.clone())
             }
             K::CpuSaturation => {
@@ -441,7 +501,6 @@ impl DockerEnv {
     /// Runs a CPU burner inside service `i`'s container: `threads` threads busy `pct`%
     /// of the time for `secs` wall seconds (it ends by itself).
     async fn burn(&self, i: usize, threads: u32, pct: f64, secs: f64) -> Result<(), BackendError> {
-        let container = &self.live[i].name;
         let cmd = vec![
             "/usr/local/bin/otrashi-workload".to_owned(),
             "burn".to_owned(),
@@ -449,6 +508,12 @@ impl DockerEnv {
             format!("{pct:.0}"),
             format!("{secs:.1}"),
         ];
+        self.exec_detached(i, cmd).await
+    }
+
+    /// Starts `cmd` inside service `i`'s container and does not wait for it.
+    async fn exec_detached(&self, i: usize, cmd: Vec<String>) -> Result<(), BackendError> {
+        let container = &self.live[i].name;
         let exec = self
             .engine
             .docker()

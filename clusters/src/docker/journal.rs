@@ -74,6 +74,13 @@ pub enum Undo {
     },
     /// Nothing outside the episode's containers changed: removing them undoes it.
     Containers,
+    /// Several iptables rules in the netns of `pid`, deleted in order.
+    IptablesRules {
+        /// Host PID whose network namespace holds the rules.
+        pid: i64,
+        /// Each rule's chain and match arguments.
+        rules: Vec<Vec<String>>,
+    },
 }
 
 /// The journal of one episode.
