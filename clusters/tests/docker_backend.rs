@@ -305,6 +305,8 @@ async fn docker_every_supported_fault_injects_and_reverts() {
         (K::ScaleToZero, "api", ""),
         (K::CrashLoop, "api", ""),
         (K::OomKill, "api", ""),
+        (K::MisroutedPort, "api", ""),
+        (K::DependencyRemoved, "api", ""),
         (K::ErrorInjection, "api", ", via: direct"),
         (K::SlowHandler, "web", ", via: deploy"),
         (K::MemoryLeak, "api", ", via: direct"),

@@ -334,6 +334,29 @@ impl DockerEnv {
         });
     }
 
+    /// Removes service `i`'s container, keeping its logs and restart count (a second
+    /// call finds nothing to remove).
+    pub(super) async fn remove(&mut self, i: usize) -> Result<(), BackendError> {
+        let old = self.live[i].clone();
+        if self.stopped.iter().any(|(id, _)| *id == old.id) {
+            // Already gone (removed by a fault); a stopped container is removed below.
+            if otrashi_docker::container_health(&self.engine, &old.id)
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+        }
+        self.collect_logs_of(i, &old.id).await;
+        if let Ok(h) = otrashi_docker::container_health(&self.engine, &old.id).await {
+            self.restart_base[i] += h.restart_count;
+        }
+        self.stopped.push((old.id.clone(), unix_ms_now()));
+        otrashi_docker::remove_container(&self.engine, &old.id)
+            .await
+            .map_err(|e| run_err(&format!("removing {}", old.name), e))
+    }
+
     /// Replaces service `i`'s container with one from `spec`, keeping its logs and
     /// restart count.
     pub(super) async fn recreate(
@@ -343,14 +366,7 @@ impl DockerEnv {
         wait: bool,
     ) -> Result<(), BackendError> {
         let old = self.live[i].clone();
-        self.collect_logs_of(i, &old.id).await;
-        if let Ok(h) = otrashi_docker::container_health(&self.engine, &old.id).await {
-            self.restart_base[i] += h.restart_count;
-        }
-        self.stopped.push((old.id.clone(), unix_ms_now()));
-        otrashi_docker::remove_container(&self.engine, &old.id)
-            .await
-            .map_err(|e| run_err(&format!("removing {}", old.name), e))?;
+        self.remove(i).await?;
         let s = otrashi_docker::run_container(&self.engine, &self.episode, &spec).await;
         let s = match s {
             Ok(s) => s,

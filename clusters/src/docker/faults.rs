@@ -14,6 +14,8 @@
 //! | orchestration.crash_loop | recreated with a config the workload refuses at start (restart on failure) | recreated as before |
 //! | orchestration.scale_to_zero | `docker stop` | `docker start` |
 //! | orchestration.cpu_throttle | `docker update --cpus` | the original limit |
+//! | orchestration.misrouted_port | iptables REJECT of callers at the target's port, plus a config-change event | delete the rule |
+//! | orchestration.dependency_removed | the container is removed (its DNS name stops resolving) | recreated as before |
 //! | code.* | failpoints, shipped by a deploy (recreate with `OTRASHI_FAILPOINTS`) or switched by the admin endpoint | rollback deploy / switch off |
 
 use std::time::Duration;
@@ -49,6 +51,9 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
     match kind {
         K::NetworkLoss => need("iptables_statistic", "iptables' statistic match"),
         K::NetworkPartition => need("iptables_reject", "iptables REJECT"),
+        // Callers are refused at the target's port, as a route to the wrong port is.
+        K::MisroutedPort => need("iptables_reject", "iptables REJECT"),
+        K::DependencyRemoved => Ok(()),
         K::BandwidthLimit => need("tc_tbf", "the tbf qdisc"),
         // A userspace proxy in the target's container, behind an iptables REDIRECT: the
         // same mechanism with or without the netem qdisc.
@@ -72,11 +77,9 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         | K::DiskFull
         | K::DiskSlow
         | K::DnsFailure
-        | K::MisroutedPort
         | K::BadEnvConfig
         | K::FailedDeploy
-        | K::LivenessProbeMisconfig
-        | K::DependencyRemoved => Err(format!(
+        | K::LivenessProbeMisconfig => Err(format!(
             "{} is not implemented on the docker backend yet; use --backend sim",
             kind.as_str()
         )),
@@ -293,6 +296,27 @@ impl DockerEnv {
                     s("tcp-reset"),
                 ],
             },
+            K::MisroutedPort => Undo::Iptables {
+                pid,
+                rule: vec![
+                    s("INPUT"),
+                    s("-p"),
+                    s("tcp"),
+                    s("--dport"),
+                    otrashi_docker::image::WORKLOAD_PORT.to_string(),
+                    s("!"),
+                    s("-s"),
+                    self.gateway.clone(),
+                    s("-m"),
+                    s("comment"),
+                    s("--comment"),
+                    tag.clone(),
+                    s("-j"),
+                    s("REJECT"),
+                    s("--reject-with"),
+                    s("tcp-reset"),
+                ],
+            },
             K::BandwidthLimit => Undo::Qdisc { pid },
             K::NetworkDelay => {
                 let port = otrashi_docker::image::WORKLOAD_PORT.to_string();
@@ -329,7 +353,26 @@ impl DockerEnv {
         };
         self.journal(Step::InjectBegin, &f, &container, &undo)?;
         let revert = match f.kind {
-            K::NetworkLoss | K::NetworkPartition => {
+            K::DependencyRemoved => {
+                self.remove(i).await?;
+                self.event(
+                    i,
+                    EventType::Normal,
+                    "SuccessfulDelete",
+                    format!("Deleted deployment {0} and service {0}", f.target),
+                );
+                Revert::Recreate(i, false)
+            }
+            K::NetworkLoss | K::NetworkPartition | K::MisroutedPort => {
+                if f.kind == K::MisroutedPort {
+                    let port = f.param("port").round();
+                    self.event(
+                        i,
+                        EventType::Normal,
+                        "ConfigChanged",
+                        format!("service {} targetPort changed to {port}", f.target),
+                    );
+                }
                 let mut args = vec![s("-A")];
                 if let Undo::Iptables { rule, .. } = &undo {
                     args.extend(rule.iter().cloned());
