@@ -300,6 +300,7 @@ async fn docker_every_supported_fault_injects_and_reverts() {
         (K::BandwidthLimit, "api", ""),
         (K::NetworkDelay, "api", ""),
         (K::CpuSaturation, "api", ""),
+        (K::MemoryPressure, "api", ""),
         (K::ProcessFreeze, "api", ""),
         (K::CpuThrottle, "api", ""),
         (K::ScaleToZero, "api", ""),

@@ -22,6 +22,8 @@ Subcommand: health   exits 0 when GET /healthz on this container's port answers 
             (the container health check; OTRASHI_PORT or 8080)
 Subcommand: delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS
             forward LISTEN to 127.0.0.1:TARGET adding delay (infra.network_delay without netem)
+Subcommand: hog MEBIBYTES SECONDS   hold (and touch) that much memory for SECONDS
+            (the Docker backend's infra.memory_pressure: another tenant's memory)
 Subcommand: burn THREADS PCT SECONDS   spin THREADS threads at PCT% duty for SECONDS
             (the Docker backend's infra.cpu_saturation: a stray process in the container)
 Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
             }
             "burn" => burn(std::env::args().skip(2).collect()),
             "health" => health(),
+            "hog" => hog(std::env::args().skip(2).collect()),
             "delay-proxy" => delay_proxy(std::env::args().skip(2).collect()),
             "-V" | "--version" => {
                 println!("otrashi-workload {}", env!("CARGO_PKG_VERSION"));
@@ -224,4 +227,21 @@ fn delay_proxy(args: Vec<String>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `hog MEBIBYTES SECONDS`: a memory-hungry neighbour in the same container.
+fn hog(args: Vec<String>) -> ExitCode {
+    let num = |i: usize| args.get(i).and_then(|a| a.parse::<f64>().ok());
+    let (Some(mib), Some(secs)) = (num(0), num(1)) else {
+        eprintln!("usage: otrashi-workload hog MEBIBYTES SECONDS");
+        return ExitCode::from(2);
+    };
+    // Grown in steps, as a real tenant's heap grows, and touched so it is resident.
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..mib.clamp(0.0, 65_536.0) as usize {
+        held.push(vec![0x5A; 1 << 20]);
+    }
+    std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0)));
+    std::hint::black_box(&held);
+    ExitCode::SUCCESS
 }

@@ -9,6 +9,7 @@
 //! | infra.bandwidth_limit | tc tbf on the target's `eth0` | delete the qdisc |
 //! | infra.network_delay | a delaying proxy exec'd in the target (`otrashi-workload delay-proxy`) behind an iptables REDIRECT (no netem needed) | delete the rule; the proxy exits by itself |
 //! | infra.cpu_saturation | a CPU burner exec'd in the target (`otrashi-workload burn`) | ends by itself at `until` |
+//! | infra.memory_pressure | a memory hog exec'd in the target (`otrashi-workload hog`), `fill_pct` of its limit | ends by itself at `until` |
 //! | infra.process_freeze | `docker pause` | `docker unpause` |
 //! | orchestration.oom_kill | recreated with a tiny memory limit and a leaking build | recreated as before |
 //! | orchestration.crash_loop | recreated with a config the workload refuses at start (restart on failure) | recreated as before |
@@ -59,6 +60,7 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         // same mechanism with or without the netem qdisc.
         K::NetworkDelay => need("iptables_reject", "iptables (nat REDIRECT)"),
         K::CpuSaturation
+        | K::MemoryPressure
         | K::ProcessFreeze
         | K::OomKill
         | K::CrashLoop
@@ -73,8 +75,7 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         | K::HotLoop
         | K::PanicCrash
         | K::SlowQuery => Ok(()),
-        K::MemoryPressure
-        | K::DiskFull
+        K::DiskFull
         | K::DiskSlow
         | K::DnsFailure
         | K::BadEnvConfig
@@ -437,6 +438,23 @@ impl DockerEnv {
                     .wall(f.until.as_millis().saturating_sub(f.at.as_millis()))
                     .as_secs_f64();
                 self.burn(i, threads, f.param("load_pct"), secs).await?;
+                Revert::Nothing
+            }
+            K::MemoryPressure => {
+                let limit_mib =
+                    self.live[i].spec.memory_bytes.unwrap_or(256 << 20) as f64 / 1_048_576.0;
+                let mib = (limit_mib * f.param("fill_pct") / 100.0).round();
+                let secs = self
+                    .scale
+                    .wall(f.until.as_millis().saturating_sub(f.at.as_millis()))
+                    .as_secs_f64();
+                let cmd = vec![
+                    s("/usr/local/bin/otrashi-workload"),
+                    s("hog"),
+                    format!("{mib:.0}"),
+                    format!("{secs:.1}"),
+                ];
+                self.exec_detached(i, cmd).await?;
                 Revert::Nothing
             }
             K::ProcessFreeze => {
