@@ -14,6 +14,7 @@
 //! | orchestration.oom_kill | recreated with a tiny memory limit and a leaking build | recreated as before |
 //! | orchestration.crash_loop | recreated with a config the workload refuses at start (restart on failure) | recreated as before |
 //! | orchestration.scale_to_zero | `docker stop` | `docker start` |
+//! | orchestration.failed_deploy | a deploy whose new container refuses to start (restarted, never ready) while the old one loses `unavailable_pct` of its CPU | rollback: remove it, restore the CPU |
 //! | orchestration.cpu_throttle | `docker update --cpus` | the original limit |
 //! | orchestration.misrouted_port | iptables REJECT of callers at the target's port, plus a config-change event | delete the rule |
 //! | orchestration.dependency_removed | the container is removed (its DNS name stops resolving) | recreated as before |
@@ -62,6 +63,7 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         K::CpuSaturation
         | K::MemoryPressure
         | K::ProcessFreeze
+        | K::FailedDeploy
         | K::OomKill
         | K::CrashLoop
         | K::ScaleToZero
@@ -75,15 +77,12 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         | K::HotLoop
         | K::PanicCrash
         | K::SlowQuery => Ok(()),
-        K::DiskFull
-        | K::DiskSlow
-        | K::DnsFailure
-        | K::BadEnvConfig
-        | K::FailedDeploy
-        | K::LivenessProbeMisconfig => Err(format!(
-            "{} is not implemented on the docker backend yet; use --backend sim",
-            kind.as_str()
-        )),
+        K::DiskFull | K::DiskSlow | K::DnsFailure | K::BadEnvConfig | K::LivenessProbeMisconfig => {
+            Err(format!(
+                "{} is not implemented on the docker backend yet; use --backend sim",
+                kind.as_str()
+            ))
+        }
     }
 }
 
@@ -167,6 +166,8 @@ pub(super) enum Revert {
     Start(usize),
     /// Restore the original CPU limit.
     Cpus(usize),
+    /// Remove the stuck rollout's container, restore the capacity, record the rollback.
+    Rollout(usize, String),
     /// Nothing to do (it ends by itself, or with the container).
     Nothing,
 }
@@ -440,6 +441,24 @@ impl DockerEnv {
                 self.burn(i, threads, f.param("load_pct"), secs).await?;
                 Revert::Nothing
             }
+            K::FailedDeploy => {
+                // The new version never becomes ready (it refuses its config at start and
+                // is restarted); the old one keeps serving with the capacity it has left.
+                self.record_deploy(i, Some(f.kind), &f.id, false);
+                let mut spec = self.live[i].base.clone();
+                spec.name = format!("{}-next", spec.name);
+                spec.network = None;
+                spec.publish = None;
+                spec.healthcheck = None;
+                set_env(&mut spec.env, "OTRASHI_POOL_SIZE", "0");
+                set_env(&mut spec.env, "OTRASHI_RELEASE", "v1.5.0");
+                // Not running right after start is what this container is for.
+                let _ = otrashi_docker::run_container(&self.engine, &self.episode, &spec).await;
+                let left = 1.0 - f.param("unavailable_pct").clamp(10.0, 90.0) / 100.0;
+                let cores = self.live[i].base.cpus.unwrap_or(1.0) * left;
+                self.update_cpus(i, cores.max(0.05)).await?;
+                Revert::Rollout(i, spec.name)
+            }
             K::MemoryPressure => {
                 let limit_mib =
                     self.live[i].spec.memory_bytes.unwrap_or(256 << 20) as f64 / 1_048_576.0;
@@ -678,6 +697,14 @@ impl DockerEnv {
                 let cores = self.live[i].base.cpus.unwrap_or(1.0);
                 self.update_cpus(i, cores).await?;
             }
+            Revert::Rollout(i, next) => {
+                self.record_deploy(i, Some(f.kind), &f.id, true);
+                otrashi_docker::remove_container(&self.engine, &next)
+                    .await
+                    .map_err(|e| run_err(&format!("removing {next}"), e))?;
+                let cores = self.live[i].base.cpus.unwrap_or(1.0);
+                self.update_cpus(i, cores).await?;
+            }
             Revert::Nothing => {}
         }
         self.journal(Step::RevertDone, &f, &container, &undo_rec)
@@ -837,6 +864,11 @@ fn diff_for(kind: Option<FaultKind>, svc: &str, rollback: bool) -> (String, Stri
             "Parse the coupon header",
             "let coupon = headers.get(\"x-coupon\");",
             &["let coupon = coupon.unwrap().parse::<Coupon>().unwrap();"],
+        ),
+        K::FailedDeploy => (
+            "Require the pricing-v2 flag at start-up",
+            "let config = Config::from_env()?;",
+            &["let flag = std::env::var(\"PRICING_V2_URL\").expect(\"PRICING_V2_URL must be set\");"],
         ),
         K::SlowQuery => (
             "Join orders with their line items",
