@@ -308,6 +308,7 @@ async fn docker_every_supported_fault_injects_and_reverts() {
         (K::OomKill, "api", ""),
         (K::MisroutedPort, "api", ""),
         (K::FailedDeploy, "api", ""),
+        (K::LivenessProbeMisconfig, "api", ""),
         (K::DependencyRemoved, "api", ""),
         (K::ErrorInjection, "api", ", via: direct"),
         (K::SlowHandler, "web", ", via: deploy"),

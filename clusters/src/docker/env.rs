@@ -639,6 +639,7 @@ type RawEvent = (i64, String, String, HashMap<String, String>);
 enum Action {
     Scrape(usize),
     Herring(usize),
+    Liveness(usize),
     Inject(usize),
     Revert(usize),
 }
@@ -660,6 +661,17 @@ impl Env for DockerEnv {
         }
         for (n, h) in self.incident.red_herrings.iter().enumerate() {
             plan.push((h.at.as_millis(), 0, Action::Herring(n)));
+        }
+        // A misconfigured liveness probe gets the container killed every period.
+        for (n, f) in self.incident.faults.iter().enumerate() {
+            if f.kind == otrashi_scenarios::FaultKind::LivenessProbeMisconfig {
+                let period = (f.param("period_s").max(5.0) * 1000.0) as u64;
+                let mut t = f.at.as_millis() + period;
+                while t < f.until.as_millis().min(end_ms) {
+                    plan.push((t, 2, Action::Liveness(n)));
+                    t += period;
+                }
+            }
         }
         plan.sort_by_key(|(t, o, _)| (*t, *o));
         let t0 = Instant::now();
@@ -729,6 +741,7 @@ impl Env for DockerEnv {
                     Ok(())
                 }
                 Action::Herring(n) => self.herring(n).await,
+                Action::Liveness(n) => self.liveness_kill(n).await,
                 Action::Inject(n) => {
                     let begin = Instant::now();
                     let r = self.inject(n).await;

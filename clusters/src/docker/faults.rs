@@ -15,6 +15,7 @@
 //! | orchestration.crash_loop | recreated with a config the workload refuses at start (restart on failure) | recreated as before |
 //! | orchestration.scale_to_zero | `docker stop` | `docker start` |
 //! | orchestration.failed_deploy | a deploy whose new container refuses to start (restarted, never ready) while the old one loses `unavailable_pct` of its CPU | rollback: remove it, restore the CPU |
+//! | orchestration.liveness_probe_misconfig | every `period_s` the probe "fails" and the main process is killed from the host; the restart policy restarts it | the kills stop |
 //! | orchestration.cpu_throttle | `docker update --cpus` | the original limit |
 //! | orchestration.misrouted_port | iptables REJECT of callers at the target's port, plus a config-change event | delete the rule |
 //! | orchestration.dependency_removed | the container is removed (its DNS name stops resolving) | recreated as before |
@@ -64,6 +65,7 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         | K::MemoryPressure
         | K::ProcessFreeze
         | K::FailedDeploy
+        | K::LivenessProbeMisconfig
         | K::OomKill
         | K::CrashLoop
         | K::ScaleToZero
@@ -77,12 +79,10 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         | K::HotLoop
         | K::PanicCrash
         | K::SlowQuery => Ok(()),
-        K::DiskFull | K::DiskSlow | K::DnsFailure | K::BadEnvConfig | K::LivenessProbeMisconfig => {
-            Err(format!(
-                "{} is not implemented on the docker backend yet; use --backend sim",
-                kind.as_str()
-            ))
-        }
+        K::DiskFull | K::DiskSlow | K::DnsFailure | K::BadEnvConfig => Err(format!(
+            "{} is not implemented on the docker backend yet; use --backend sim",
+            kind.as_str()
+        )),
     }
 }
 
@@ -459,6 +459,16 @@ impl DockerEnv {
                 self.update_cpus(i, cores.max(0.05)).await?;
                 Revert::Rollout(i, spec.name)
             }
+            K::LivenessProbeMisconfig => {
+                // The kills come on schedule (see `liveness_kill`); this is the change.
+                self.event(
+                    i,
+                    EventType::Normal,
+                    "ConfigChanged",
+                    format!("liveness probe of {} updated", f.target),
+                );
+                Revert::Nothing
+            }
             K::MemoryPressure => {
                 let limit_mib =
                     self.live[i].spec.memory_bytes.unwrap_or(256 << 20) as f64 / 1_048_576.0;
@@ -620,6 +630,56 @@ impl DockerEnv {
             .await
             .map_err(|e| run_err(&format!("docker exec start in {container}"), e))?;
         Ok(())
+    }
+
+    /// One kill of a misconfigured liveness probe (fault `n`): the probe fails and the
+    /// main process is killed (from the host, so the restart policy restarts it as it
+    /// would a crash), unless the fault was already reverted.
+    pub(super) async fn liveness_kill(&mut self, n: usize) -> Result<(), BackendError> {
+        if !self.active.iter().any(|(k, _, _)| *k == n) {
+            return Ok(());
+        }
+        let f = self.incident.faults[n].clone();
+        let i = self.index(&f.target)?;
+        self.refresh(i).await?;
+        let Some(pid) = self.live[i].pid else {
+            return Ok(());
+        };
+        self.event(
+            i,
+            EventType::Warning,
+            "Unhealthy",
+            format!(
+                "Liveness probe failed: Get \"http://{}:8081/healthz\": dial tcp: connect: connection refused",
+                f.target
+            ),
+        );
+        self.event(
+            i,
+            EventType::Normal,
+            "Killing",
+            format!(
+                "Container {} failed liveness probe, will be restarted",
+                f.target
+            ),
+        );
+        self.stopped
+            .push((self.live[i].id.clone(), super::env::unix_ms_now()));
+        let out = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .output()
+            .await;
+        match out {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(run_err(
+                &format!(
+                    "kill -KILL {pid}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+                NoSource,
+            )),
+            Err(e) => Err(run_err("cannot run kill", e)),
+        }
     }
 
     /// Plays red herring `n`: a harmless deploy (a real rollout of the same code), or a
