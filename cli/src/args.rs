@@ -75,13 +75,30 @@ Examples:
   otrashi serve                                   # 127.0.0.1:50051, no token
   OTRASHI_TOKEN=s3cret otrashi serve --listen 127.0.0.1:6000
   otrashi serve --listen 0.0.0.0:50051 --allow-remote --token-file token.txt \\
-      --tls-cert cert.pem --tls-key key.pem       # TLS needs a build with `--features tls`
+      --tls-cert cert.pem --tls-key key.pem       # TLS (rustls)
 
 The protocol is proto/otrashi/v1/gym.proto (service otrashi.v1.GymService).")]
     Serve(ServeArgs),
     /// Work with human and AI feedback stored by `--trainer` runs.
     #[command(subcommand)]
     Feedback(FeedbackCommand),
+    /// Check this host for the Docker backend: engine, image builds, tc, netem,
+    /// iptables, nsenter, and which fault kinds it can inject here.
+    #[command(after_help = "\
+Examples:
+  otrashi doctor            # a table of capabilities and fault kinds
+  otrashi doctor --json     # machine-readable")]
+    Doctor(DoctorArgs),
+    /// Remove what crashed Docker episodes left behind (containers, networks, and the
+    /// faults their journals did not revert). Live episodes of running gyms are kept.
+    #[command(after_help = "\
+Examples:
+  otrashi sweep             # episodes whose gym process is gone
+  otrashi sweep --all       # every otrashi container and network on this engine")]
+    Sweep(SweepArgs),
+    /// Build the container images of the Docker backend.
+    #[command(subcommand)]
+    Images(ImagesCommand),
 }
 
 /// `otrashi serve`
@@ -176,6 +193,39 @@ pub struct TrainerArgs {
     pub trainer_drain: String,
 }
 
+/// `otrashi doctor`
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `otrashi sweep`
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Also remove live episodes and unlabelled leftovers.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `otrashi images …`
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build (or find, by content hash) the workload image, and the Redis image when
+    /// redis-server is installed.
+    #[command(after_help = "\
+The workload binary comes from OTRASHI_WORKLOAD_BIN, next to otrashi, or PATH
+(build it with `cargo build --release -p otrashi-workload`).
+
+Examples:
+  otrashi images build")]
+    Build,
+}
+
 /// `otrashi scenarios …`
 #[derive(Debug, Subcommand)]
 pub enum ScenariosCommand {
@@ -252,6 +302,9 @@ pub struct ToolsArgs {
 pub enum BackendName {
     /// The embedded simulator: no Docker, deterministic, milliseconds per incident.
     Sim,
+    /// Real containers on the local Docker engine (timeline compressed to about 45 s,
+    /// load capped at 20 rps; see `otrashi doctor` for what this host supports).
+    Docker,
 }
 
 /// Options shared by `run` and `eval`.
@@ -363,6 +416,10 @@ pub struct BenchArgs {
     /// Seconds to spend on each measurement.
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
+    /// Skip the Docker figures (`docker_reset_s`, `docker_episode_s`: about a minute,
+    /// measured when an engine answers).
+    #[arg(long)]
+    pub no_docker: bool,
 }
 
 /// A dataset export format of `otrashi generate`.

@@ -69,6 +69,8 @@ pub struct Settings {
     pub rubric: Arc<Rubric>,
     /// Cancelled on Ctrl-C.
     pub cancel: CancellationToken,
+    /// The connected Docker backend (see [`Settings::connect`]).
+    pub docker: Option<Arc<dyn Backend>>,
 }
 
 impl Settings {
@@ -95,6 +97,7 @@ impl Settings {
             max_steps: args.max_steps,
             rubric: Arc::new(rubric),
             cancel,
+            docker: None,
         })
     }
 
@@ -102,12 +105,27 @@ impl Settings {
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             BackendName::Sim => "sim",
+            BackendName::Docker => "docker",
         }
     }
 
+    /// Connects the backends that need it (Docker: the engine and a host probe). Call
+    /// once, inside the runtime, before [`Settings::gym`].
+    pub async fn connect(&mut self) -> anyhow::Result<()> {
+        if self.backend == BackendName::Docker && self.docker.is_none() {
+            let b = otrashi_clusters::docker::DockerBackend::connect()
+                .await
+                .context("the docker backend is unavailable (`otrashi doctor` shows why)")?;
+            self.docker = Some(Arc::new(b));
+        }
+        Ok(())
+    }
+
     fn backend(&self) -> Arc<dyn Backend> {
-        match self.backend {
-            BackendName::Sim => Arc::new(SimBackend),
+        match (self.backend, &self.docker) {
+            (BackendName::Docker, Some(d)) => d.clone(),
+            // Not connected: the simulator (callers connect first; see `connect`).
+            _ => Arc::new(SimBackend),
         }
     }
 

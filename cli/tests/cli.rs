@@ -51,6 +51,11 @@ fn help_teaches_by_example_on_every_command() {
         vec!["bench", "--help"],
         vec!["generate", "--help"],
         vec!["report", "--help"],
+        vec!["serve", "--help"],
+        vec!["feedback", "export", "--help"],
+        vec!["doctor", "--help"],
+        vec!["sweep", "--help"],
+        vec!["images", "build", "--help"],
     ] {
         let out = otrashi(&cmd);
         assert!(out.status.success(), "{cmd:?}");

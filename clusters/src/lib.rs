@@ -14,6 +14,8 @@
 //! assert_eq!(telemetry, otrashi_clusters::simulate(&incident));
 //! ```
 
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod sim;
 
 pub use sim::{bench_incident, simulate, SimBackend};

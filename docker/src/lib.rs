@@ -27,7 +27,7 @@ pub use image::{
 };
 pub use probe::{probe, Finding, HostReport};
 pub use resources::{
-    container_health, create_network, remove_container, remove_network, run_container,
-    ContainerHealth, ContainerSpec, Started,
+    container_health, create_network, create_network_labelled, remove_container, remove_network,
+    run_container, ContainerHealth, ContainerSpec, Started,
 };
 pub use sweep::{sweep, SweepFilter, Swept};

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
-    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
@@ -18,10 +18,23 @@ use crate::labels;
 /// Creates a user-defined bridge network (containers on it resolve each other by name)
 /// and returns its id.
 pub async fn create_network(engine: &Engine, episode: &str, name: &str) -> Result<String> {
+    create_network_labelled(engine, episode, name, &[]).await
+}
+
+/// [`create_network`] with labels besides the episode's (the owning process, for a
+/// sweep that must leave live episodes alone).
+pub async fn create_network_labelled(
+    engine: &Engine,
+    episode: &str,
+    name: &str,
+    extra: &[(String, String)],
+) -> Result<String> {
+    let mut all = labels::episode_labels(episode);
+    all.extend(extra.iter().cloned());
     let request = NetworkCreateRequest {
         name: name.to_owned(),
         driver: Some("bridge".to_owned()),
-        labels: Some(labels::episode_labels(episode)),
+        labels: Some(all),
         ..Default::default()
     };
     let created = engine
@@ -55,6 +68,11 @@ pub struct ContainerSpec {
     /// Restart the container when it exits with a non-zero code, up to this many times
     /// (what an orchestrator does; crash faults then show as restarts).
     pub restart_on_failure: Option<i64>,
+    /// Labels besides the episode's (`otrashi.service`, the owning process).
+    pub labels: Vec<(String, String)>,
+    /// A health check run inside the container: the command (exec form) and the time
+    /// between checks; three failures in a row make it `unhealthy`.
+    pub healthcheck: Option<(Vec<String>, std::time::Duration)>,
 }
 
 /// A started container.
@@ -112,8 +130,25 @@ pub async fn run_container(
         image: Some(spec.image.clone()),
         env: Some(spec.env.clone()),
         cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
-        labels: Some(labels::episode_labels(episode)),
+        labels: Some({
+            let mut all = labels::episode_labels(episode);
+            all.extend(spec.labels.iter().cloned());
+            all
+        }),
         exposed_ports: port_key.clone().map(|k| vec![k]),
+        healthcheck: spec.healthcheck.as_ref().map(|(cmd, every)| {
+            let mut test = vec!["CMD".to_owned()];
+            test.extend(cmd.iter().cloned());
+            let ns = every.as_nanos() as i64;
+            HealthConfig {
+                test: Some(test),
+                interval: Some(ns),
+                timeout: Some(ns),
+                retries: Some(3),
+                start_period: Some(ns),
+                start_interval: None,
+            }
+        }),
         host_config: Some(host_config),
         networking_config,
         ..Default::default()

@@ -1,5 +1,5 @@
 //! Removal of leftovers: every container and network labelled `otrashi=true`, of one
-//! episode or of all. Teardown calls it per episode; `otrashi doctor --sweep` (later)
+//! episode or of all. Teardown calls it per episode; `otrashi sweep --all`
 //! calls it for everything after a crash.
 
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};

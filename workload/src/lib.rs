@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod config;
+pub mod delay;
 pub mod faults;
 pub mod handler;
 pub mod log;

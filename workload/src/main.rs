@@ -18,6 +18,14 @@ otrashi-workload: one service of an otrashi topology. Configured by environment:
   OTRASHI_ACCESS_LOG             true|false
   OTRASHI_ADMIN_TOKEN            enables POST /admin/failpoints (Bearer token)
   OTRASHI_FAILPOINTS             name=actions;... e.g. handler_error=30%return
+Subcommand: health   exits 0 when GET /healthz on this container's port answers 200
+            (the container health check; OTRASHI_PORT or 8080)
+Subcommand: delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS
+            forward LISTEN to 127.0.0.1:TARGET adding delay (infra.network_delay without netem)
+Subcommand: hog MEBIBYTES SECONDS   hold (and touch) that much memory for SECONDS
+            (the Docker backend's infra.memory_pressure: another tenant's memory)
+Subcommand: burn THREADS PCT SECONDS   spin THREADS threads at PCT% duty for SECONDS
+            (the Docker backend's infra.cpu_saturation: a stray process in the container)
 Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
 ";
 
@@ -28,6 +36,10 @@ fn main() -> ExitCode {
                 print!("{USAGE}");
                 ExitCode::SUCCESS
             }
+            "burn" => burn(std::env::args().skip(2).collect()),
+            "health" => health(),
+            "hog" => hog(std::env::args().skip(2).collect()),
+            "delay-proxy" => delay_proxy(std::env::args().skip(2).collect()),
             "-V" | "--version" => {
                 println!("otrashi-workload {}", env!("CARGO_PKG_VERSION"));
                 ExitCode::SUCCESS
@@ -126,4 +138,110 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 fn fatal(logger: &Logger, msg: &str) -> ExitCode {
     logger.log(Level::Fatal, msg, None, json!({}));
     ExitCode::from(2)
+}
+
+/// `burn THREADS PCT SECONDS`: a stray CPU hog, each thread busy `PCT`% of every 100 ms.
+fn burn(args: Vec<String>) -> ExitCode {
+    let parse = |i: usize| args.get(i).and_then(|a| a.parse::<f64>().ok());
+    let (Some(threads), Some(pct), Some(secs)) = (parse(0), parse(1), parse(2)) else {
+        eprintln!("usage: otrashi-workload burn THREADS PCT SECONDS");
+        return ExitCode::from(2);
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs.max(0.0));
+    let busy = std::time::Duration::from_secs_f64(0.1 * pct.clamp(1.0, 100.0) / 100.0);
+    let handles: Vec<_> = (0..threads.clamp(1.0, 64.0) as usize)
+        .map(|_| {
+            std::thread::spawn(move || {
+                while std::time::Instant::now() < end {
+                    let period = std::time::Instant::now();
+                    faults::burn_cpu(busy);
+                    if let Some(rest) =
+                        std::time::Duration::from_millis(100).checked_sub(period.elapsed())
+                    {
+                        std::thread::sleep(rest);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    ExitCode::SUCCESS
+}
+
+/// `health`: the container health check, for images without curl.
+fn health() -> ExitCode {
+    use std::io::{Read, Write};
+    let port: u16 = std::env::var("OTRASHI_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080);
+    let timeout = std::time::Duration::from_secs(2);
+    let check = || -> std::io::Result<bool> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head.ends_with(b" 200"))
+    };
+    match check() {
+        Ok(true) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    }
+}
+
+/// `delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS`.
+fn delay_proxy(args: Vec<String>) -> ExitCode {
+    let num = |i: usize| args.get(i).and_then(|a| a.parse::<f64>().ok());
+    let (Some(listen), Some(target), Some(delay), Some(jitter), Some(secs)) =
+        (num(0), num(1), num(2), num(3), num(4))
+    else {
+        eprintln!("usage: otrashi-workload delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS");
+        return ExitCode::from(2);
+    };
+    let ms = |v: f64| std::time::Duration::from_secs_f64(v.max(0.0) / 1000.0);
+    let spec = otrashi_workload::delay::DelaySpec {
+        listen: listen as u16,
+        target: target as u16,
+        delay: ms(delay),
+        jitter: ms(jitter),
+        lifetime: std::time::Duration::from_secs_f64(secs.max(0.0)),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(otrashi_workload::delay::run(spec)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("delay-proxy: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `hog MEBIBYTES SECONDS`: a memory-hungry neighbour in the same container.
+fn hog(args: Vec<String>) -> ExitCode {
+    let num = |i: usize| args.get(i).and_then(|a| a.parse::<f64>().ok());
+    let (Some(mib), Some(secs)) = (num(0), num(1)) else {
+        eprintln!("usage: otrashi-workload hog MEBIBYTES SECONDS");
+        return ExitCode::from(2);
+    };
+    // Grown in steps, as a real tenant's heap grows, and touched so it is resident.
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..mib.clamp(0.0, 65_536.0) as usize {
+        held.push(vec![0x5A; 1 << 20]);
+    }
+    std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0)));
+    std::hint::black_box(&held);
+    ExitCode::SUCCESS
 }

@@ -119,6 +119,23 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if !notes.is_empty() {
         figures.insert("notes".into(), json!(notes));
     }
+    if args.no_docker {
+        figures.insert("docker_note".into(), json!("skipped (--no-docker)"));
+    } else {
+        match docker_figures() {
+            Ok((reset, episode)) => {
+                figures.insert("docker_reset_s".into(), json!(round2(reset)));
+                figures.insert("docker_episode_s".into(), json!(round2(episode)));
+            }
+            Err(e) => {
+                figures.insert(
+                    "docker_note".into(),
+                    json!(format!("docker figures skipped: {e:#}")),
+                );
+            }
+        }
+    }
+
     if args.json {
         print_json(&Value::Object(figures))?;
     } else {
@@ -194,4 +211,48 @@ fn python_step_overhead() -> Result<f64, String> {
     value["py_step_overhead_us"]
         .as_f64()
         .ok_or_else(|| "the Python benchmark printed no py_step_overhead_us".to_owned())
+}
+
+/// The Docker backend on the bundled `shop-network-loss` (the shop topology): the
+/// time to bring an episode's containers up healthy and remove them again, and one whole
+/// episode with the baseline agent, teardown included.
+fn docker_figures() -> anyhow::Result<(f64, f64)> {
+    use std::sync::Arc;
+
+    use anyhow::Context as _;
+    use otrashi_gym::backend::Env as _;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let backend = otrashi_clusters::docker::DockerBackend::connect()
+            .await
+            .context("no Docker backend")?;
+        let scenario = otrashi_scenarios::library::load("shop-network-loss")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let incident = otrashi_scenarios::sample(&scenario, 1)?;
+        let cx = otrashi_gym::context::EpisodeContext::new(
+            format!("ep-bench-{}", std::process::id()),
+            1,
+        );
+        let start = Instant::now();
+        let mut env = backend.provision_env(&incident, &cx).await?;
+        env.teardown(&cx).await?;
+        let reset = start.elapsed().as_secs_f64();
+
+        let config = otrashi_gym::GymConfig::new(Arc::new(otrashi_gym::scorer::RubricScorer::new(
+            Default::default(),
+        )));
+        let mut gym = otrashi_gym::Gym::new(scenario, Arc::new(backend), config);
+        let start = Instant::now();
+        otrashi_gym::episode::run_episode(
+            &mut gym,
+            &mut otrashi_gym::agents::Baseline::new(),
+            Some(1),
+        )
+        .await?;
+        anyhow::Ok((reset, start.elapsed().as_secs_f64()))
+    })
 }

@@ -36,7 +36,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let cancel = CancellationToken::new();
-    let settings = Settings::from_args(&args.agent, cancel.clone())?;
+    let mut settings = Settings::from_args(&args.agent, cancel.clone())?;
     let runtime = session::runtime(&cancel)?;
 
     let total = scenarios.len() as u64 * args.seeds;
@@ -49,6 +49,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         .progress_chars("=> "),
     );
     let rows = runtime.block_on(async {
+        settings.connect().await?;
         let runs_dir = args.out.clone().unwrap_or_else(|| "otrashi-runs".into());
         let trainer = super::trainer_link::TrainerSession::start(
             &args.trainer,

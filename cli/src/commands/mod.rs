@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod bench;
+mod docker;
 mod eval;
 mod faults;
 mod feedback;
@@ -29,6 +30,9 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Feedback(cmd) => feedback::run(cmd),
+        Command::Doctor(args) => docker::doctor(&args),
+        Command::Sweep(args) => docker::sweep(&args),
+        Command::Images(cmd) => docker::images(&cmd),
     }
 }
 

@@ -14,9 +14,10 @@ use crate::session::{self, Settings};
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let resolved = resolve::scenario(&args.scenario)?;
     let cancel = CancellationToken::new();
-    let settings = Settings::from_args(&args.agent, cancel.clone())?;
+    let mut settings = Settings::from_args(&args.agent, cancel.clone())?;
     let runtime = session::runtime(&cancel)?;
     runtime.block_on(async move {
+        settings.connect().await?;
         let trainer = super::trainer_link::TrainerSession::start(
             &args.trainer,
             &args.out,

@@ -1,0 +1,382 @@
+//! The Docker backend against a real engine. Each test runs one small scenario per
+//! fault level and checks the fault's effect from outside otrashi's telemetry (the
+//! load generator's own counters, `docker inspect`, iptables in the container's
+//! namespace). Without an engine the tests skip with a message, except under `CI=true`
+//! where they fail. Build the workload first: `cargo build -p otrashi-workload`.
+#![cfg(feature = "docker")]
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use otrashi_clusters::docker::DockerBackend;
+use otrashi_gym::backend::{Backend, Env};
+use otrashi_gym::context::EpisodeContext;
+use otrashi_scenarios::incident::sample;
+use otrashi_scenarios::parse::parse_str;
+
+/// One episode at a time: under plain `cargo test` the tests of this file run in
+/// parallel, and several episodes on a 2-core host would time each other out.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn backend() -> Option<(DockerBackend, tokio::sync::MutexGuard<'static, ()>)> {
+    let turn = ONE_AT_A_TIME.lock().await;
+    match DockerBackend::connect().await {
+        Ok(b) => Some((b, turn)),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but the Docker backend is unavailable: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: the Docker backend is unavailable: {e}");
+            None
+        }
+    }
+}
+
+/// Removes whatever the episode left, however the test ends.
+struct Guard(String);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let filter = format!("label=otrashi.episode={}", self.0);
+        for (list, rm) in [
+            (["ps", "-aq"], ["rm", "-f"]),
+            (["network", "ls"], ["network", "rm"]),
+        ] {
+            let mut args: Vec<&str> = list.to_vec();
+            if list[0] == "network" {
+                args.push("-q");
+            }
+            args.extend(["--filter", &filter]);
+            if let Ok(out) = Command::new("docker").args(&args).output() {
+                let ids = String::from_utf8_lossy(&out.stdout).to_string();
+                for id in ids.split_whitespace() {
+                    let _ = Command::new("docker").args(rm).arg(id).output();
+                }
+            }
+        }
+    }
+}
+
+fn leftovers(episode: &str) -> String {
+    let filter = format!("label=otrashi.episode={episode}");
+    let c = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &filter])
+        .output()
+        .unwrap();
+    let n = Command::new("docker")
+        .args(["network", "ls", "-q", "--filter", &filter])
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&c.stdout).trim(),
+        String::from_utf8_lossy(&n.stdout).trim()
+    )
+}
+
+fn scenario(name: &str, fault: &str) -> otrashi_scenarios::Scenario {
+    let yaml = format!(
+        "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {{name: {name}}}
+topology:
+  name: mini
+  entry: web
+  services:
+    web: {{kind: web, calls: [api]}}
+    api: {{kind: api, calls: [db]}}
+    db: {{kind: database}}
+load: {{rps: 20, pattern: steady}}
+timeline: {{warmup: 10s, duration: 20s}}
+faults:
+  - {fault}
+"
+    );
+    parse_str(&yaml, name).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_code_error_injection_is_scored_through_the_gym() {
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
+    let sc = scenario(
+        "docker-code",
+        "{id: bad, kind: code.error_injection, target: api, at: 12s, via: direct, params: {error_pct: 60}}",
+    );
+    let incident = sample(&sc, 1).unwrap();
+    b.check(&incident).unwrap();
+    let cx = EpisodeContext::new("ep-test-code", 1);
+    let _guard = Guard(cx.episode_id.clone());
+    let mut env = b.provision_env(&incident, &cx).await.unwrap();
+    let telemetry = env.run(&cx).await.unwrap();
+    let (sent, ok, errors, failed) = env.stats.snapshot();
+    env.teardown(&cx).await.unwrap();
+    assert_eq!(leftovers(&cx.episode_id), "");
+    // Independent of the telemetry: the load generator got 500s through the entry.
+    assert!(
+        errors > sent / 10,
+        "sent {sent}, ok {ok}, 5xx {errors}, failed {failed}"
+    );
+    // And the telemetry shows it where the simulator would.
+    let api = telemetry.service_id("api").unwrap();
+    let e5 = telemetry
+        .metrics
+        .iter()
+        .find(|m| m.name == "http_requests_total" && m.service == api && m.labels[0].1 == "5xx")
+        .unwrap();
+    assert!(e5.values.iter().any(|v| *v > 0.0), "{:?}", e5.values);
+    assert!(telemetry
+        .logs
+        .iter()
+        .any(|l| telemetry.log_templates[l.template as usize]
+            .text
+            .contains("Unhandled Exception")));
+    assert!(!telemetry.spans.is_empty());
+    assert_eq!(
+        telemetry.alert.name, "HighErrorRate",
+        "{:?}",
+        telemetry.alert
+    );
+
+    // The same incident scored end to end by the gym with the baseline agent.
+    let mut config = otrashi_gym::GymConfig::new(Arc::new(otrashi_gym::scorer::RubricScorer::new(
+        Default::default(),
+    )));
+    config.max_steps = 30;
+    let mut gym = otrashi_gym::Gym::new(sc, Arc::new(b), config);
+    let result = otrashi_gym::episode::run_episode(
+        &mut gym,
+        &mut otrashi_gym::agents::Baseline::new(),
+        Some(1),
+    )
+    .await
+    .unwrap();
+    assert!(result.reward.is_some(), "the episode was not scored");
+    let ep = result.episode_id.clone();
+    assert_eq!(leftovers(&ep), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_infra_network_partition_rule_exists_only_during_the_fault() {
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
+    let sc = scenario(
+        "docker-infra",
+        "{id: cut, kind: infra.network_partition, target: api, at: 12s, duration: 10s}",
+    );
+    let incident = sample(&sc, 2).unwrap();
+    b.check(&incident).unwrap();
+    let cx = EpisodeContext::new("ep-test-infra", 2);
+    let _guard = Guard(cx.episode_id.clone());
+    let mut env = b.provision_env(&incident, &cx).await.unwrap();
+    let (_, pid) = env.container_of("api").unwrap();
+    let pid = pid.unwrap();
+    let tag = format!("otrashi:{}", cx.episode_id);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (seen, stop, tag) = (seen.clone(), stop.clone(), tag.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let out = tokio::process::Command::new("nsenter")
+                    .args(["-t", &pid.to_string(), "-n", "iptables", "-S", "INPUT"])
+                    .output()
+                    .await
+                    .unwrap();
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&out.stdout).contains(&tag));
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
+    let telemetry = env.run(&cx).await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    poller.await.unwrap();
+    let (sent, ok, errors, failed) = env.stats.snapshot();
+    let rule_after = Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-n", "iptables", "-S", "INPUT"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&rule_after.stdout).contains(&tag),
+        "the rule outlived its revert"
+    );
+    env.teardown(&cx).await.unwrap();
+    assert_eq!(leftovers(&cx.episode_id), "");
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|s| *s),
+        "the REJECT rule was never seen: {seen:?}"
+    );
+    assert!(!seen[0], "the rule existed before the fault");
+    // web's calls to api were refused: the entry answered with errors.
+    assert!(
+        errors + failed > sent / 10,
+        "sent {sent}, 5xx {errors}, failed {failed}"
+    );
+    assert!(
+        ok > sent / 3,
+        "sent {sent}, ok {ok}: the entry never worked"
+    );
+    assert!(!telemetry.metrics.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_orchestration_oom_kill_shows_in_docker_inspect() {
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
+    let sc = scenario(
+        "docker-orch",
+        "{id: tiny, kind: orchestration.oom_kill, target: api, at: 12s, params: {limit_mb: 24}}",
+    );
+    let incident = sample(&sc, 3).unwrap();
+    b.check(&incident).unwrap();
+    let cx = EpisodeContext::new("ep-test-orch", 3);
+    let _guard = Guard(cx.episode_id.clone());
+    let mut env = b.provision_env(&incident, &cx).await.unwrap();
+    let (name, _) = env.container_of("api").unwrap();
+    let oom = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (oom, stop) = (oom.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let out = tokio::process::Command::new("docker")
+                    .args([
+                        "inspect",
+                        "-f",
+                        "{{.State.OOMKilled}} {{.RestartCount}}",
+                        &name,
+                    ])
+                    .output()
+                    .await
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                if text.starts_with("true") {
+                    oom.store(true, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let telemetry = env.run(&cx).await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    poller.await.unwrap();
+    env.teardown(&cx).await.unwrap();
+    assert_eq!(leftovers(&cx.episode_id), "");
+    let api = telemetry.service_id("api").unwrap();
+    let events: Vec<_> = telemetry
+        .events
+        .iter()
+        .filter(|e| e.service == api)
+        .map(|e| e.reason.clone())
+        .collect();
+    assert!(
+        oom.load(Ordering::Relaxed),
+        "docker inspect never showed OOMKilled; events: {events:?}"
+    );
+    assert!(events.iter().any(|r| r == "OOMKilled"), "{events:?}");
+}
+
+/// Every fault kind this host supports, one after another on small targets: each
+/// injects and reverts on the real engine, and the episode still yields telemetry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_every_supported_fault_injects_and_reverts() {
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
+    use otrashi_scenarios::FaultKind as K;
+    // Code faults alternate between a deploy and a runtime switch, where allowed.
+    let kinds = [
+        (K::NetworkLoss, "api", ""),
+        (K::NetworkPartition, "api", ""),
+        (K::BandwidthLimit, "api", ""),
+        (K::NetworkDelay, "api", ""),
+        (K::CpuSaturation, "api", ""),
+        (K::MemoryPressure, "api", ""),
+        (K::ProcessFreeze, "api", ""),
+        (K::CpuThrottle, "api", ""),
+        (K::ScaleToZero, "api", ""),
+        (K::CrashLoop, "api", ""),
+        (K::OomKill, "api", ""),
+        (K::MisroutedPort, "api", ""),
+        (K::FailedDeploy, "api", ""),
+        (K::LivenessProbeMisconfig, "api", ""),
+        (K::DependencyRemoved, "api", ""),
+        (K::ErrorInjection, "api", ", via: direct"),
+        (K::SlowHandler, "web", ", via: deploy"),
+        (K::MemoryLeak, "api", ", via: direct"),
+        (K::ConnectionLeak, "web", ", via: direct"),
+        (K::RetryStorm, "web", ", via: config"),
+        (K::CacheBypass, "api", ", via: deploy"),
+        (K::HotLoop, "web", ", via: deploy"),
+        (K::PanicCrash, "web", ", via: deploy"),
+        (K::SlowQuery, "api", ", via: deploy"),
+    ];
+    let mut faults = String::new();
+    let mut n = 0;
+    for (kind, target, via) in kinds {
+        if otrashi_clusters::docker::support(kind, b.report()).is_err() {
+            continue;
+        }
+        faults.push_str(&format!(
+            "  - {{id: f{n}, kind: {}, target: {target}, at: {}s, duration: 2s{via}}}\n",
+            kind.as_str(),
+            3 + 3 * n
+        ));
+        n += 1;
+    }
+    let yaml = format!(
+        "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {{name: docker-all}}
+topology:
+  name: mini
+  entry: web
+  services:
+    web: {{kind: web, calls: [api]}}
+    api: {{kind: api, calls: [cache, db]}}
+    cache: {{kind: cache}}
+    db: {{kind: database}}
+load: {{rps: 10, pattern: steady}}
+timeline: {{warmup: 2s, duration: {}s}}
+faults:
+{faults}",
+        3 * n + 5
+    );
+    let sc = parse_str(&yaml, "docker-all").unwrap();
+    let incident = sample(&sc, 4).unwrap();
+    b.check(&incident).unwrap();
+    let cx = EpisodeContext::new("ep-test-all", 4);
+    let _guard = Guard(cx.episode_id.clone());
+    let mut b2 = b.options().clone();
+    // Real time: every 2 s fault gets its 2 s.
+    b2.max_wall_s = 1000.0;
+    let b = DockerBackend::with(b.engine().clone(), b.report().clone(), b2);
+    let mut env = b.provision_env(&incident, &cx).await.unwrap();
+    let telemetry = env.run(&cx).await.unwrap();
+    let timings = env.fault_timings.clone();
+    env.teardown(&cx).await.unwrap();
+    assert_eq!(leftovers(&cx.episode_id), "");
+    for (kind, inject, revert) in &timings {
+        eprintln!(
+            "{kind:<36} inject {:>6.0} ms  revert {:>6.0} ms",
+            inject.as_secs_f64() * 1000.0,
+            revert.map_or(f64::NAN, |r| r.as_secs_f64() * 1000.0)
+        );
+    }
+    assert_eq!(timings.len(), n, "{timings:?}");
+    assert!(
+        timings.iter().all(|t| t.2.is_some()),
+        "not every fault was reverted: {timings:?}"
+    );
+    assert!(!telemetry.deploys.is_empty());
+    assert!(!telemetry.logs.is_empty());
+}
