@@ -17,5 +17,6 @@
 #[cfg(feature = "docker")]
 pub mod docker;
 pub mod sim;
+mod slo_alert;
 
 pub use sim::{bench_incident, simulate, SimBackend};
