@@ -42,8 +42,8 @@ enum Breach {
     Errors(f64),
     Latency(f64, f64),
     Down,
-    /// No SLO breached: the worst p99 against the healthy p99.
-    LatencyAnomaly(f64, f64),
+    /// No sustained breach: the worst p99, the healthy p99 and the SLO.
+    LatencyAnomaly(f64, f64, f64),
     /// No SLO breached: the worst error ratio, below the SLO.
     ErrorAnomaly(f64),
 }
@@ -114,21 +114,30 @@ impl SloInput<'_> {
                     slo / 1000.0
                 ),
             ),
-            Breach::LatencyAnomaly(p99, base) => (
+            Breach::LatencyAnomaly(p99, base, slo) => (
                 "LatencyAnomaly",
                 format!(
-                    "{svc}: p99 latency reached {:.2}s, {:.1}× its usual {:.2}s (no SLO breached yet)",
+                    "{svc}: p99 latency reached {:.2}s, {:.1}× its usual {:.2}s ({})",
                     p99 / 1000.0,
                     p99 / base.max(1e-9),
-                    base / 1000.0
+                    base / 1000.0,
+                    short_of_slo(
+                        p99 > slo,
+                        &format!("{:.2}s", slo / 1000.0),
+                        input_sustain_s(self.step_ms)
+                    )
                 ),
             ),
             Breach::ErrorAnomaly(r) => (
                 "ErrorRateAnomaly",
                 format!(
-                    "{svc}: {:.2}% of requests failing with 5xx, up from its usual level (SLO {:.0}% not breached yet)",
+                    "{svc}: {:.2}% of requests failing with 5xx, up from its usual level ({})",
                     r * 100.0,
-                    ERROR_SLO * 100.0
+                    short_of_slo(
+                        r > ERROR_SLO,
+                        &format!("{:.0}%", ERROR_SLO * 100.0),
+                        input_sustain_s(self.step_ms)
+                    )
                 ),
             ),
             Breach::Down => (
@@ -143,6 +152,20 @@ impl SloInput<'_> {
             severity: severity.to_owned(),
             summary,
         }
+    }
+}
+
+/// How long the rule needs a breach to last, in seconds.
+fn input_sustain_s(step_ms: u64) -> u64 {
+    step_ms * SUSTAIN as u64 / 1000
+}
+
+/// The parenthesis of an anomaly ticket: why it is not a page.
+fn short_of_slo(above: bool, slo: &str, sustain_s: u64) -> String {
+    if above {
+        format!("above the {slo} SLO, but not for the {sustain_s}s the paging rule needs")
+    } else {
+        format!("within the {slo} SLO")
     }
 }
 
@@ -188,7 +211,11 @@ pub(crate) fn alert(input: &SloInput<'_>) -> Alert {
             let b = if worst_err / ERROR_SLO >= worst_p99 / input.latency_slo(entry) {
                 Breach::ErrorAnomaly(worst_err)
             } else {
-                Breach::LatencyAnomaly(worst_p99, input.healthy_p99(entry))
+                Breach::LatencyAnomaly(
+                    worst_p99,
+                    input.healthy_p99(entry),
+                    input.latency_slo(entry),
+                )
             };
             input.page(entry, late, b, "ticket")
         }
@@ -257,8 +284,33 @@ mod tests {
             ("LatencyAnomaly", "ticket")
         );
         assert!(a.summary.contains("2.4× its usual"), "{}", a.summary);
+        assert!(a.summary.contains("within the 0.30s SLO"), "{}", a.summary);
         let a = run(vec![series(8, (0.01, 50.0))]);
         assert_eq!(a.name, "ErrorRateAnomaly");
         assert_eq!(a.t_ms, 135_000);
+    }
+
+    #[test]
+    fn a_breach_too_short_to_page_says_so() {
+        // Three bad scrapes: above the SLO, but the rule needs four.
+        let obs = vec![(0..12)
+            .map(|k| {
+                if (8..11).contains(&k) {
+                    (0.3, 50.0)
+                } else {
+                    (0.0, 50.0)
+                }
+            })
+            .collect()];
+        let a = run(obs);
+        assert_eq!(
+            (a.name.as_str(), a.severity.as_str()),
+            ("ErrorRateAnomaly", "ticket")
+        );
+        assert!(
+            a.summary.contains("above the 2% SLO, but not for the 40s"),
+            "{}",
+            a.summary
+        );
     }
 }
