@@ -167,12 +167,15 @@ fn factor_note(factor: f64) -> String {
     }
 }
 
-/// Fault kind: exact, same family, right mechanism at another level, or wrong.
-pub(super) fn fault_kind(
+/// Scores every true cause by `judge` on the report entry judged against it (see
+/// [`judged_entry`]), scaled by that entry's factor; a cause no entry can be judged
+/// against scores 0. Returns the mean and the reasons joined.
+fn per_true_cause(
     report: &RcaReport,
     truth: &GroundTruth,
     topology: &Topology,
     rubric: &Rubric,
+    judge: impl Fn(&TrueCause, &RootCause) -> (f64, String),
 ) -> Scored {
     let mut reasons = Vec::new();
     let values: Vec<f64> = truth
@@ -182,35 +185,47 @@ pub(super) fn fault_kind(
             let Some((rc, factor)) = judged_entry(report, t, topology, rubric) else {
                 return 0.0;
             };
-            let (credit, why) = match rc.fault.as_deref().map(|f| (f, normalize_fault(f))) {
-                None => (0.0, "no fault kind given".to_owned()),
-                Some((_, FaultName::Known(k))) if k == t.fault => (1.0, format!("{k} is right")),
-                Some((_, FaultName::OtherLevel(k))) if k == t.fault => (
-                    rubric.fault_kind.other_level_credit,
-                    format!("{} is right but not at that level", k.short_name()),
-                ),
-                Some((_, FaultName::Known(k) | FaultName::OtherLevel(k)))
-                    if k.def().family == t.family =>
-                {
-                    (
-                        rubric.fault_kind.family_credit,
-                        format!("{k} is in the same family ({}) as the truth", t.family),
-                    )
-                }
-                Some((f, FaultName::Known(_) | FaultName::OtherLevel(_))) => (
-                    0.0,
-                    format!(
-                        "{f} is a different kind (the truth is a {} fault)",
-                        t.family
-                    ),
-                ),
-                Some((f, FaultName::Unknown)) => (0.0, format!("`{f}` is not a catalog kind")),
-            };
+            let (credit, why) = judge(t, rc);
             reasons.push(format!("{why}{}", factor_note(factor)));
             credit * factor
         })
         .collect();
     (mean(values), reasons.join("; "))
+}
+
+/// Fault kind: exact, same family, right mechanism at another level, or wrong.
+pub(super) fn fault_kind(
+    report: &RcaReport,
+    truth: &GroundTruth,
+    topology: &Topology,
+    rubric: &Rubric,
+) -> Scored {
+    per_true_cause(report, truth, topology, rubric, |t, rc| {
+        match rc.fault.as_deref().map(|f| (f, normalize_fault(f))) {
+            None => (0.0, "no fault kind given".to_owned()),
+            Some((_, FaultName::Known(k))) if k == t.fault => (1.0, format!("{k} is right")),
+            Some((_, FaultName::OtherLevel(k))) if k == t.fault => (
+                rubric.fault_kind.other_level_credit,
+                format!("{} is right but not at that level", k.short_name()),
+            ),
+            Some((_, FaultName::Known(k) | FaultName::OtherLevel(k)))
+                if k.def().family == t.family =>
+            {
+                (
+                    rubric.fault_kind.family_credit,
+                    format!("{k} is in the same family ({}) as the truth", t.family),
+                )
+            }
+            Some((f, FaultName::Known(_) | FaultName::OtherLevel(_))) => (
+                0.0,
+                format!(
+                    "{f} is a different kind (the truth is a {} fault)",
+                    t.family
+                ),
+            ),
+            Some((f, FaultName::Unknown)) => (0.0, format!("`{f}` is not a catalog kind")),
+        }
+    })
 }
 
 /// The level an entry states, or the one its fault kind implies.
@@ -235,24 +250,17 @@ pub(super) fn level(
     topology: &Topology,
     rubric: &Rubric,
 ) -> Scored {
-    let mut reasons = Vec::new();
-    let values: Vec<f64> = truth
-        .root_causes
-        .iter()
-        .map(|t| {
-            let Some((rc, factor)) = judged_entry(report, t, topology, rubric) else {
-                return 0.0;
-            };
-            let (credit, why) = match stated_level(rc) {
-                None => (0.0, "no level given or implied".to_owned()),
-                Some((l, how)) if l == t.level => (1.0, format!("{l} ({how}) is right")),
-                Some((l, how)) => (0.0, format!("{l} ({how}); the truth is {}", t.level)),
-            };
-            reasons.push(format!("{why}{}", factor_note(factor)));
-            credit * factor
-        })
-        .collect();
-    (mean(values), reasons.join("; "))
+    per_true_cause(
+        report,
+        truth,
+        topology,
+        rubric,
+        |t, rc| match stated_level(rc) {
+            None => (0.0, "no level given or implied".to_owned()),
+            Some((l, how)) if l == t.level => (1.0, format!("{l} ({how}) is right")),
+            Some((l, how)) => (0.0, format!("{l} ({how}); the truth is {}", t.level)),
+        },
+    )
 }
 
 /// Calibration: 1 − the Brier score of rank 1's confidence that its component is a root
