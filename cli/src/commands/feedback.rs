@@ -3,9 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use otrashi_bridge::feedback::{
-    export, export_rewards, ExportFormat, FeedbackRubric, FEEDBACK_FILE,
-};
+use otrashi_bridge::feedback::{export, export_rewards, ExportFormat, FEEDBACK_FILE};
 use otrashi_bridge::FeedbackStore;
 
 use crate::args::{FeedbackCommand, FeedbackFormat};
@@ -29,21 +27,10 @@ pub fn run(cmd: FeedbackCommand) -> anyhow::Result<ExitCode> {
                 FeedbackFormat::Rm => export(&store, ExportFormat::Rm, &args.out),
                 FeedbackFormat::Rewards => {
                     let rubric = match &args.rubric {
-                        Some(path) => {
-                            // The whole rubric is checked as `run` would read it; the
-                            // blend reads its [feedback] section.
-                            let text = std::fs::read_to_string(path).map_err(|e| {
-                                InputError(format!("cannot read --rubric {}: {e}", path.display()))
-                            })?;
-                            otrashi_gym::score::Rubric::from_toml_str(
-                                &text,
-                                &path.display().to_string(),
-                            )
-                            .map_err(|e| InputError(e.to_string()))?;
-                            FeedbackRubric::from_rubric_toml(&text)
-                                .map_err(|e| InputError(format!("{}: {e}", path.display())))?
-                        }
-                        None => FeedbackRubric::default(),
+                        Some(path) => otrashi_gym::score::Rubric::load(path)
+                            .map_err(|e| InputError(e.to_string()))?
+                            .feedback_blend(),
+                        None => otrashi_gym::score::FeedbackBlend::default(),
                     };
                     export_rewards(&store, &rubric, &args.out)
                 }

@@ -20,8 +20,9 @@ mod rubric;
 mod tests;
 
 pub use rubric::{
-    CalibrationRubric, EfficiencyRubric, EvidenceRubric, FaultKindRubric, HallucinationRubric,
-    LocalizationRubric, Rubric, RubricError, SprayingRubric, Weights, DEFAULT_RUBRIC_TOML,
+    CalibrationRubric, EfficiencyRubric, EvidenceRubric, FaultKindRubric, FeedbackBlend,
+    HallucinationRubric, LocalizationRubric, Rubric, RubricError, SprayingRubric, Weights,
+    DEFAULT_RUBRIC_TOML,
 };
 
 use otrashi_scenarios::incident::GroundTruth;

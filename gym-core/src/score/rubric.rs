@@ -91,6 +91,23 @@ fn one() -> f64 {
     1.0
 }
 
+impl Default for FeedbackBlend {
+    /// No blending: feedback weight 0, AI raters counting as much as humans.
+    fn default() -> Self {
+        FeedbackBlend {
+            weight: 0.0,
+            ai_rater_weight: 1.0,
+        }
+    }
+}
+
+impl Rubric {
+    /// The `[feedback]` section, or no blending when the rubric has none.
+    pub fn feedback_blend(&self) -> FeedbackBlend {
+        self.feedback.clone().unwrap_or_default()
+    }
+}
+
 /// Component weights; only their ratios matter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

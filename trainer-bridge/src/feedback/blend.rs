@@ -1,7 +1,7 @@
 //! Blending stored feedback into a gym reward.
 //!
-//! The rubric's `[feedback]` section (read here, by [`FeedbackRubric::from_rubric_toml`],
-//! until gym-core's `Rubric` has the field) says how much it counts:
+//! The rubric's `[feedback]` section (gym-core's `Rubric::feedback_blend`) says how much
+//! it counts:
 //!
 //! ```toml
 //! [feedback]
@@ -14,65 +14,9 @@
 //! no number and do not move the reward. Without numeric feedback the reward is
 //! unchanged.
 
-use serde::Deserialize;
-
-use otrashi_gym::score::{Reward, RewardComponent};
+use otrashi_gym::score::{FeedbackBlend, Reward, RewardComponent};
 
 use super::{FeedbackRecord, FeedbackValue, RaterKind};
-
-/// The rubric's `[feedback]` section.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FeedbackRubric {
-    /// Share of the blended total from feedback, in [0, 1] (default 0: off).
-    pub weight: f64,
-    /// An AI rater's weight relative to a human's (default 1).
-    pub ai_rater_weight: f64,
-}
-
-impl Default for FeedbackRubric {
-    fn default() -> Self {
-        FeedbackRubric {
-            weight: 0.0,
-            ai_rater_weight: 1.0,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct Section {
-    #[serde(default)]
-    feedback: Option<FeedbackRubric>,
-}
-
-impl FeedbackRubric {
-    /// Reads the `[feedback]` section of a rubric file's TOML text (other sections are
-    /// ignored); the default when there is none.
-    pub fn from_rubric_toml(text: &str) -> Result<FeedbackRubric, String> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut only = toml::Table::new();
-        if let Some(v) = table.get("feedback") {
-            only.insert("feedback".into(), v.clone());
-        }
-        let section: Section = only
-            .try_into()
-            .map_err(|e: toml::de::Error| e.to_string())?;
-        let rubric = section.feedback.unwrap_or_default();
-        if !(0.0..=1.0).contains(&rubric.weight) {
-            return Err(format!(
-                "feedback.weight must be in [0, 1], not {}",
-                rubric.weight
-            ));
-        }
-        if !(rubric.ai_rater_weight.is_finite() && rubric.ai_rater_weight >= 0.0) {
-            return Err(format!(
-                "feedback.ai_rater_weight must be 0 or more, not {}",
-                rubric.ai_rater_weight
-            ));
-        }
-        Ok(rubric)
-    }
-}
 
 /// Blends the feedback about `episode_id` into `reward`: the total becomes
 /// `(1 - weight) · total + weight · feedback`, and a `feedback` component (with that
@@ -82,7 +26,7 @@ pub fn blend(
     reward: &Reward,
     episode_id: &str,
     feedback: &[FeedbackRecord],
-    rubric: &FeedbackRubric,
+    rubric: &FeedbackBlend,
 ) -> Reward {
     let weight = if rubric.weight.is_finite() {
         rubric.weight.clamp(0.0, 1.0)
@@ -194,7 +138,7 @@ mod tests {
                 },
             ),
         ];
-        let rubric = FeedbackRubric {
+        let rubric = FeedbackBlend {
             weight: 0.5,
             ai_rater_weight: 1.0,
         };
@@ -235,7 +179,7 @@ mod tests {
                 },
             ),
         ];
-        let rubric = FeedbackRubric {
+        let rubric = FeedbackBlend {
             weight: 1.0,
             ai_rater_weight: 0.25,
         };
@@ -249,27 +193,12 @@ mod tests {
             &reward(0.7),
             "a",
             &[],
-            &FeedbackRubric {
+            &FeedbackBlend {
                 weight: 0.9,
                 ai_rater_weight: 1.0,
             },
         );
         assert_eq!(out.total, 0.7);
         assert_eq!(out.components.len(), 1);
-    }
-
-    #[test]
-    fn the_section_is_read_from_a_rubric_file_and_checked() {
-        let r =
-            FeedbackRubric::from_rubric_toml("truncated_reward = 0.0\n[feedback]\nweight = 0.3\n")
-                .unwrap();
-        assert_eq!(r.weight, 0.3);
-        assert_eq!(r.ai_rater_weight, 1.0);
-        assert_eq!(
-            FeedbackRubric::from_rubric_toml("x = 1").unwrap(),
-            FeedbackRubric::default()
-        );
-        assert!(FeedbackRubric::from_rubric_toml("[feedback]\nweight = 2.0").is_err());
-        assert!(FeedbackRubric::from_rubric_toml("[feedback]\nwieght = 0.1").is_err());
     }
 }

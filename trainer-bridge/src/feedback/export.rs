@@ -115,7 +115,7 @@ pub fn export(
 /// is the gym's reward.
 pub fn export_rewards(
     store: &FeedbackStore,
-    rubric: &super::FeedbackRubric,
+    rubric: &otrashi_gym::score::FeedbackBlend,
     out: &Path,
 ) -> Result<ExportSummary, StoreError> {
     let io = |action: &'static str| {
@@ -274,7 +274,8 @@ mod tests {
         };
 
         // The default rubric does not blend: the score is the gym's reward.
-        let s = export_rewards(&store, &super::super::FeedbackRubric::default(), &out).unwrap();
+        let s =
+            export_rewards(&store, &otrashi_gym::score::FeedbackBlend::default(), &out).unwrap();
         assert_eq!(s.written, 2);
         let lines = read(&out);
         assert_eq!(lines[0]["episode_id"], "a");
@@ -283,8 +284,10 @@ mod tests {
 
         // Half the weight on feedback: a human's 1.0 lifts 0.4 to 0.7; the episode
         // without feedback keeps its reward.
-        let rubric =
-            super::super::FeedbackRubric::from_rubric_toml("[feedback]\nweight = 0.5\n").unwrap();
+        let rubric = otrashi_gym::score::FeedbackBlend {
+            weight: 0.5,
+            ai_rater_weight: 1.0,
+        };
         export_rewards(&store, &rubric, &out).unwrap();
         let lines = read(&out);
         let score = lines[0]["score"].as_f64().unwrap();

@@ -11,7 +11,7 @@ mod blend;
 mod export;
 mod store;
 
-pub use blend::{blend, FeedbackRubric};
+pub use blend::blend;
 pub use export::{export, export_rewards, ExportFormat, ExportSummary};
 pub use store::{FeedbackStore, StoreError, EPISODES_FILE, FEEDBACK_FILE};
 
