@@ -27,9 +27,9 @@ step "the bundled library validates"
 cargo run --quiet --locked -p otrashi -- scenarios validate scenarios/library/*.yaml >/dev/null
 
 step "Python package (Gymnasium environment) and Python examples"
-# A virtual environment of the repository's own keeps the system Python untouched. The
+# A virtual environment under target/ (a build artifact) keeps the system Python untouched. The
 # extension is built with the dev profile so that it reuses what the Rust tests built.
-venv="${OTRASHI_VENV:-.venv}"
+venv="${OTRASHI_VENV:-target/python-venv}"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
