@@ -79,7 +79,7 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         | K::HotLoop
         | K::PanicCrash
         | K::SlowQuery => Ok(()),
-        K::DiskFull | K::DiskSlow | K::DnsFailure | K::BadEnvConfig => Err(format!(
+        K::DiskFull | K::DiskSlow | K::DnsFailure | K::BadEnvConfig | K::PodKill => Err(format!(
             "{} is not implemented on the docker backend yet; use --backend sim",
             kind.as_str()
         )),
