@@ -99,6 +99,31 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
         tokio::time::sleep(Duration::from_millis(svc.config.latency_ms)).await;
     }
 
+    // The service's own settings, read per request as a config library does: a bad
+    // value fails the requests that use it, not the start.
+    let served = svc.served.fetch_add(1, Ordering::Relaxed);
+    let mut call_timeout = svc.config.call_timeout();
+    if let Some(raw) = &svc.config.upstream_timeout {
+        if spread(served, svc.config.upstream_timeout_rollout_pct) {
+            match crate::config::parse_duration(raw) {
+                Ok(d) => call_timeout = d,
+                Err(reason) => {
+                    let key = crate::config::setting_key(&svc.config.service);
+                    svc.logger.log(
+                        Level::Error,
+                        &format!("invalid configuration: {key}={raw:?}: {reason}"),
+                        tid,
+                        json!({"key": key, "value": raw}),
+                    );
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({"error": "invalid configuration", "service": svc.config.service}),
+                    );
+                }
+            }
+        }
+    }
+
     let mut body = json!({
         "service": svc.config.service,
         "kind": svc.config.kind.as_str(),
@@ -128,7 +153,7 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
             _ => {}
         }
         let start = Instant::now();
-        match call_peer(svc, peer, trace, extra).await {
+        match call_peer(svc, peer, trace, extra, call_timeout).await {
             Ok((status, attempts, reply)) => {
                 if peer.kind == Some(Kind::Cache) {
                     cache_hit = reply["hit"].as_bool().unwrap_or(false);
@@ -163,8 +188,33 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
         }
     }
     std::hint::black_box(&held);
+    if let Some(data) = svc.data.as_ref() {
+        if spread(served, svc.config.write_share()) {
+            let record = format!("{} {}\n", trace.trace_id, body);
+            if let Err(e) = data.append(record.as_bytes()) {
+                svc.logger.log(
+                    Level::Error,
+                    &format!("write failed: write {}: {e}", data.path().display()),
+                    tid,
+                    json!({"path": data.path().display().to_string()}),
+                );
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "write failed", "service": svc.config.service}),
+                );
+            }
+        }
+    }
     body["calls"] = Value::Array(calls);
     (StatusCode::OK, body)
+}
+
+/// Whether request number `n` is among the `pct` percent picked, spread evenly
+/// (deterministic, so tests and replays agree).
+fn spread(n: u64, pct: f64) -> bool {
+    let share = pct.clamp(0.0, 100.0) / 100.0;
+    let n = n as f64;
+    ((n + 1.0) * share).floor() > (n * share).floor()
 }
 
 async fn call_peer(
@@ -172,6 +222,7 @@ async fn call_peer(
     peer: &Peer,
     trace: &TraceContext,
     mut headers: Vec<(&'static str, String)>,
+    timeout: Duration,
 ) -> Result<(u16, u32, Value), client::CallError> {
     headers.push((TRACEPARENT, trace.child_header()));
     headers.push((CALLER_HEADER, svc.config.service.clone()));
@@ -181,7 +232,7 @@ async fn call_peer(
     };
     let policy = RetryPolicy {
         retries: svc.config.retries,
-        timeout: svc.config.call_timeout(),
+        timeout,
         backoff: Duration::from_millis(20),
         storm: faults::fires_with(faults::RETRY_STORM, 5)
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
@@ -201,11 +252,12 @@ async fn call_peer(
     Ok((reply.status, reply.attempts, json))
 }
 
-/// Spreads hits evenly at `cache_hit_pct` (deterministic, so tests and replays agree).
+/// Spreads hits evenly at `cache_hit_pct`.
 fn cache_hit(svc: &Service) -> bool {
-    let n = svc.cache_lookups.fetch_add(1, Ordering::Relaxed) as f64;
-    let share = svc.config.cache_hit_pct / 100.0;
-    ((n + 1.0) * share).floor() > (n * share).floor()
+    spread(
+        svc.cache_lookups.fetch_add(1, Ordering::Relaxed),
+        svc.config.cache_hit_pct,
+    )
 }
 
 /// A database peer runs the slow query its caller asked for: mostly waiting, partly
@@ -231,4 +283,19 @@ async fn slow_query(svc: &Service, headers: &HeaderMap, trace: &TraceContext) {
         Some(&trace.trace_id),
         json!({"duration_ms": ms, "caller": caller}),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    #[test]
+    fn spread_picks_the_share_evenly() {
+        let picked = |pct| (0..1000).filter(|n| spread(*n, pct)).count();
+        assert_eq!(picked(0.0), 0);
+        assert_eq!(picked(25.0), 250);
+        assert_eq!(picked(100.0), 1000);
+        // Evenly: every window of 4 requests holds one at 25 %.
+        assert_eq!((0..4).filter(|n| spread(*n, 25.0)).count(), 1);
+    }
 }
