@@ -11,6 +11,10 @@ use std::sync::{Mutex, PoisonError};
 /// never fill its volume.
 const ROTATE_BYTES: u64 = 4 << 20;
 
+/// Records are written in blocks of this size, as a database writes its log in pages
+/// (so each record takes new space, and a full volume refuses the very next one).
+pub const BLOCK_BYTES: usize = 4096;
+
 /// Name of the filler file `fill` writes in the data directory.
 pub const FILL_FILE: &str = "spool-overflow.tmp";
 
@@ -35,9 +39,12 @@ impl DataLog {
         &self.path
     }
 
-    /// Appends one record and flushes it to the file system; the error is the write's
-    /// (`No space left on device` on a full volume).
+    /// Appends one record, padded to whole [`BLOCK_BYTES`] blocks, and flushes it to
+    /// the file system; the error is the write's (`No space left on device` on a full
+    /// volume).
     pub fn append(&self, record: &[u8]) -> io::Result<()> {
+        let mut block = record.to_vec();
+        block.resize(record.len().div_ceil(BLOCK_BYTES).max(1) * BLOCK_BYTES, 0);
         let mut slot = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_none() {
             *slot = Some(
@@ -53,7 +60,7 @@ impl DataLog {
         if file.metadata()?.len() > ROTATE_BYTES {
             file.set_len(0)?;
         }
-        let result = file.write_all(record).and_then(|()| file.sync_data());
+        let result = file.write_all(&block).and_then(|()| file.sync_data());
         if result.is_err() {
             // A short write leaves a torn record; reopen on the next write.
             *slot = None;
@@ -114,8 +121,11 @@ mod tests {
         let log = DataLog::new(&dir, "db");
         log.append(b"one\n").unwrap();
         log.append(b"two\n").unwrap();
-        assert_eq!(std::fs::read_to_string(log.path()).unwrap(), "one\ntwo\n");
-        assert_eq!(usage_bytes(&dir).unwrap(), 8);
+        let text = std::fs::read(log.path()).unwrap();
+        assert_eq!(text.len(), 2 * BLOCK_BYTES);
+        assert!(text.starts_with(b"one\n\0"));
+        assert!(text[BLOCK_BYTES..].starts_with(b"two\n\0"));
+        assert_eq!(usage_bytes(&dir).unwrap(), 2 * BLOCK_BYTES as u64);
         unfill(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -139,7 +149,7 @@ mod tests {
         log.append(b"before\n").unwrap();
         let filled = fill(&dir, 0).unwrap();
         assert!(filled > 3 << 20, "filled only {filled} bytes");
-        let err = log.append(&[b'x'; 8192]).unwrap_err();
+        let err = log.append(b"x").unwrap_err();
         assert_eq!(err.raw_os_error(), Some(28), "{err}");
         assert!(err.to_string().contains("No space left on device"), "{err}");
         unfill(&dir).unwrap();

@@ -101,10 +101,13 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
 
     // The service's own settings, read per request as a config library does: a bad
     // value fails the requests that use it, not the start.
-    let served = svc.served.fetch_add(1, Ordering::Relaxed);
     let mut call_timeout = svc.config.call_timeout();
     if let Some(raw) = &svc.config.upstream_timeout {
-        if spread(served, svc.config.upstream_timeout_rollout_pct) {
+        if in_share(
+            &trace.trace_id,
+            "setting",
+            svc.config.upstream_timeout_rollout_pct,
+        ) {
             match crate::config::parse_duration(raw) {
                 Ok(d) => call_timeout = d,
                 Err(reason) => {
@@ -189,7 +192,7 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
     }
     std::hint::black_box(&held);
     if let Some(data) = svc.data.as_ref() {
-        if spread(served, svc.config.write_share()) {
+        if in_share(&trace.trace_id, "write", svc.config.write_share()) {
             let record = format!("{} {}\n", trace.trace_id, body);
             if let Err(e) = data.append(record.as_bytes()) {
                 svc.logger.log(
@@ -207,6 +210,18 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
     }
     body["calls"] = Value::Array(calls);
     (StatusCode::OK, body)
+}
+
+/// Whether the request of trace `trace_id` is among the `pct` percent that `what`
+/// applies to. Keyed by the trace, as a write is a write on every hop and on every
+/// retry, and a staged rollout keeps a request on one side.
+fn in_share(trace_id: &str, what: &str, pct: f64) -> bool {
+    // FNV-1a: stable across processes and versions.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in what.bytes().chain(trace_id.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    ((h % 10_000) as f64) < pct.clamp(0.0, 100.0) * 100.0
 }
 
 /// Whether request number `n` is among the `pct` percent picked, spread evenly
@@ -287,7 +302,21 @@ async fn slow_query(svc: &Service, headers: &HeaderMap, trace: &TraceContext) {
 
 #[cfg(test)]
 mod tests {
-    use super::spread;
+    use super::{in_share, spread};
+
+    #[test]
+    fn shares_are_per_trace_and_near_their_percentage() {
+        let ids: Vec<String> = (0..2000).map(|n| format!("{n:032x}")).collect();
+        let picked = |pct| ids.iter().filter(|t| in_share(t, "write", pct)).count();
+        assert_eq!(picked(0.0), 0);
+        assert_eq!(picked(100.0), 2000);
+        let quarter = picked(25.0);
+        assert!((400..600).contains(&quarter), "{quarter}");
+        // The same trace gets the same answer on every hop and retry.
+        assert!(ids
+            .iter()
+            .all(|t| in_share(t, "write", 25.0) == in_share(t, "write", 25.0)));
+    }
 
     #[test]
     fn spread_picks_the_share_evenly() {

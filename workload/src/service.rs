@@ -39,8 +39,6 @@ pub struct Service {
     pub(crate) cache_lookups: AtomicU64,
     /// The record file on the data volume, when the service has one.
     pub data: Option<DataLog>,
-    /// Requests served, for an even spread of writes and of setting uses.
-    pub(crate) served: AtomicU64,
 }
 
 impl Service {
@@ -90,7 +88,6 @@ impl Service {
             peers,
             cache_lookups: AtomicU64::new(0),
             data,
-            served: AtomicU64::new(0),
         }))
     }
 }

@@ -17,7 +17,7 @@ async fn a_timeout_setting_without_unit_fails_its_rollout_share() {
     })
     .await;
     let mut failed = 0;
-    for _ in 0..10 {
+    for _ in 0..60 {
         let r = get(svc.addr, "/").await;
         if r.status == 500 {
             assert_eq!(r.json()["error"], "invalid configuration");
@@ -26,13 +26,14 @@ async fn a_timeout_setting_without_unit_fails_its_rollout_share() {
             assert_eq!(r.status, 200);
         }
     }
-    assert_eq!(failed, 4);
+    // Each request's trace decides its side of the rollout: about 40 %.
+    assert!((10..=40).contains(&failed), "{failed} of 60 failed");
     let lines = svc.logs.lines();
     let bad: Vec<_> = lines
         .iter()
         .filter(|l| l.contains("invalid configuration: CART_API_UPSTREAM_TIMEOUT=\\\"5\\\""))
         .collect();
-    assert_eq!(bad.len(), 4, "{lines:#?}");
+    assert_eq!(bad.len(), failed, "{lines:#?}");
     assert!(bad[0].contains("missing unit"), "{}", bad[0]);
 
     let good = start(Config {
@@ -59,21 +60,15 @@ async fn a_full_data_volume_fails_the_writing_share_with_enospc() {
     .await;
     let statuses: Vec<u16> = {
         let mut v = Vec::new();
-        for _ in 0..10 {
+        for _ in 0..40 {
             v.push(get(svc.addr, "/").await.status);
         }
         v
     };
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 500).count(),
-        5,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        5,
-        "{statuses:?}"
-    );
+    // The writing half fails, the reading half does not.
+    let failed = statuses.iter().filter(|s| **s == 500).count();
+    assert!((8..=32).contains(&failed), "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 40 - failed);
     let lines = svc.logs.lines();
     assert!(
         lines
@@ -93,12 +88,17 @@ async fn writes_land_on_the_data_volume_and_its_usage_is_exported() {
         ..common::config("events", &[])
     })
     .await;
-    for _ in 0..10 {
+    for _ in 0..20 {
         assert_eq!(get(svc.addr, "/").await.status, 200);
     }
-    let wal = std::fs::read_to_string(dir.join("events.wal")).unwrap();
-    // A queue writes on 80 % of its requests.
-    assert_eq!(wal.lines().count(), 8);
+    let wal = std::fs::read(dir.join("events.wal")).unwrap();
+    // A queue writes on about 80 % of its requests, a block each.
+    let blocks = wal.len() / otrashi_workload::disk::BLOCK_BYTES;
+    assert_eq!(wal.len() % otrashi_workload::disk::BLOCK_BYTES, 0);
+    assert!(
+        (10..=20).contains(&blocks),
+        "{blocks} writes of 20 requests"
+    );
     let text = get(svc.addr, "/metrics").await.body;
     let used = sample(&text, "container_fs_usage_bytes").unwrap();
     assert_eq!(used, wal.len() as f64);
