@@ -603,3 +603,103 @@ faults:
         .iter()
         .any(|e| e.reason == "ConfigChanged" && e.message.contains("API_UPSTREAM_TIMEOUT")));
 }
+
+/// The red herrings the simulator plays, for real: a client with malformed tokens that
+/// api rejects with 401 and logs, and a health check on db that really gets slow (the
+/// gym's 200 ms readiness probe fails and says so), checked from outside otrashi.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_benign_errors_and_flapping_alert_are_real() {
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
+    let yaml = "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {name: docker-herrings}
+topology:
+  name: mini
+  entry: web
+  services:
+    web: {kind: web, calls: [api]}
+    api: {kind: api, calls: [db]}
+    db: {kind: database}
+load: {rps: 10, pattern: steady}
+timeline: {warmup: 2s, duration: 10s}
+faults:
+  - {id: tiny, kind: infra.cpu_saturation, target: web, at: 11s, duration: 1s, params: {load_pct: 10}}
+noise:
+  red_herrings:
+    - {kind: benign_errors, target: api, at: 2s}
+    - {kind: flapping_alert, target: db, at: 2s}
+";
+    let sc = parse_str(yaml, "docker-herrings").unwrap();
+    let incident = sample(&sc, 6).unwrap();
+    b.check(&incident).unwrap();
+    let cx = EpisodeContext::new("ep-test-herrings", 6);
+    let _guard = Guard(cx.episode_id.clone());
+    let mut env = b.provision_env(&incident, &cx).await.unwrap();
+    let telemetry = env.run(&cx).await.unwrap();
+    let (api, db) = (
+        env.container_of("api").unwrap().0,
+        env.container_of("db").unwrap().0,
+    );
+    let logs = |name: &str| {
+        let out = Command::new("docker")
+            .args(["logs", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let (api_logs, db_logs) = (logs(&api), logs(&db));
+    // db's health endpoint itself, timed from here: still slow at the end.
+    let port = Command::new("docker")
+        .args(["port", &db, "8080/tcp"])
+        .output()
+        .unwrap();
+    let port = String::from_utf8_lossy(&port.stdout)
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let begin = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let took = begin.elapsed();
+    env.teardown(&cx).await.unwrap();
+    assert_eq!(leftovers(&cx.episode_id), "");
+
+    let rejected = api_logs
+        .lines()
+        .filter(|l| l.contains("authentication failed for client 203.0.113."))
+        .count();
+    assert!(
+        rejected >= 3,
+        "api rejected {rejected} bad tokens:\n{api_logs}"
+    );
+    assert!(
+        api_logs.contains("\"status\":401"),
+        "no 401 in api's access log"
+    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        took >= Duration::from_millis(250),
+        "db's /healthz took {took:?}"
+    );
+    assert!(
+        db_logs.contains("health check latency above threshold"),
+        "db never timed its health check as slow"
+    );
+    let db_id = telemetry.service_id("db").unwrap();
+    assert!(
+        telemetry
+            .events
+            .iter()
+            .any(|e| e.service == db_id && e.reason == "Unhealthy"),
+        "{:?}",
+        telemetry.events
+    );
+}

@@ -59,8 +59,45 @@ pub async fn root(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Respon
     (status, Json(body)).into_response()
 }
 
+/// Whether an `Authorization` value is a bearer token shaped like a JWT (three
+/// base64url segments).
+fn well_formed_token(value: &str) -> bool {
+    let Some(token) = value.strip_prefix("Bearer ") else {
+        return false;
+    };
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (StatusCode, Value) {
     let tid = Some(trace.trace_id.as_str());
+    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
+        if !auth.to_str().is_ok_and(well_formed_token) {
+            // A client's fault, answered with a 4xx: loud in the logs, harmless.
+            let client = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("unknown")
+                .to_owned();
+            svc.logger.log(
+                Level::Error,
+                &format!(
+                    "authentication failed for client {client}: malformed JWT; rejecting with 401"
+                ),
+                tid,
+                json!({"client": client}),
+            );
+            return (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "unauthorized", "service": svc.config.service}),
+            );
+        }
+    }
     if faults::fires(faults::PANIC).is_some() {
         // The message a real bug would print; nothing in the logs may say "injected".
         panic!("called `Option::unwrap()` on a `None` value");
@@ -302,7 +339,15 @@ async fn slow_query(svc: &Service, headers: &HeaderMap, trace: &TraceContext) {
 
 #[cfg(test)]
 mod tests {
-    use super::{in_share, spread};
+    use super::{in_share, spread, well_formed_token};
+
+    #[test]
+    fn only_jwt_shaped_bearer_tokens_pass() {
+        assert!(well_formed_token("Bearer eyJh.eyJz.c2ln"));
+        assert!(!well_formed_token("Bearer not-a-token"));
+        assert!(!well_formed_token("Basic dXNlcjpwdw=="));
+        assert!(!well_formed_token("Bearer a..c"));
+    }
 
     #[test]
     fn shares_are_per_trace_and_near_their_percentage() {

@@ -39,6 +39,8 @@ pub struct Service {
     pub(crate) cache_lookups: AtomicU64,
     /// The record file on the data volume, when the service has one.
     pub data: Option<DataLog>,
+    /// Whether the last health check was slow.
+    pub(crate) health_slow: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -88,6 +90,7 @@ impl Service {
             peers,
             cache_lookups: AtomicU64::new(0),
             data,
+            health_slow: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 }

@@ -714,9 +714,10 @@ impl DockerEnv {
         }
     }
 
-    /// Plays red herring `n`: a harmless deploy (a real rollout of the same code), or a
-    /// CPU-hungry neighbour (a burner at 40% of a core for 30 scenario seconds). Flapping
-    /// alerts and benign errors are not modelled on Docker.
+    /// Plays red herring `n`: a harmless deploy (a real rollout of the same code), a
+    /// CPU-hungry neighbour (a burner at 40% of a core for 30 scenario seconds), or a
+    /// client sending malformed tokens (see `benign_errors`). A flapping alert comes on
+    /// schedule (see `flap`).
     pub(super) async fn herring(&mut self, n: usize) -> Result<(), BackendError> {
         use otrashi_scenarios::model::RedHerringKind as R;
         let h = self.incident.red_herrings[n].clone();
@@ -734,7 +735,11 @@ impl DockerEnv {
                 let secs = self.scale.wall(30_000).as_secs_f64();
                 self.burn(i, 1, 40.0, secs).await
             }
-            R::FlappingAlert | R::BenignErrors => Ok(()),
+            R::BenignErrors => {
+                self.benign_errors(i);
+                Ok(())
+            }
+            R::FlappingAlert => Ok(()),
         }
     }
 
@@ -1425,4 +1430,89 @@ mod tests {
         assert!(support(FaultKind::BadEnvConfig, &report).is_ok());
         assert!(support(FaultKind::DnsFailure, &report).is_err());
     }
+}
+
+/// How long a red herring lasts, scenario ms (the simulator's 150 s).
+pub(super) const HERRING_MS: u64 = 150_000;
+/// A flapping health check's period and slow phase, scenario ms (the simulator's).
+pub(super) const FLAP_EVERY_MS: u64 = 60_000;
+/// See [`FLAP_EVERY_MS`].
+pub(super) const FLAP_SLOW_MS: u64 = 25_000;
+
+impl DockerEnv {
+    /// The `benign_errors` red herring: a client sends requests with a malformed bearer
+    /// token straight to service `i` (about 12% of the load, at least one a second)
+    /// for [`HERRING_MS`]; the service rejects them with 401 and logs each as an error.
+    /// The sender stops by itself at the herring's or the episode's end.
+    fn benign_errors(&self, i: usize) {
+        let Some(port) = self.live[i].port else {
+            return;
+        };
+        let end = self.incident.timeline.end().as_millis();
+        let left = end.saturating_sub(self.now_ms()).min(HERRING_MS);
+        let until = tokio::time::Instant::now() + self.scale.wall(left);
+        let every = Duration::from_secs_f64(1.0 / (self.rps * 0.12).max(1.0));
+        tokio::spawn(async move {
+            let mut n: u32 = 0;
+            while tokio::time::Instant::now() < until {
+                let client = format!("203.0.113.{}", 10 + n % 200);
+                let _ = http::request(
+                    port,
+                    "GET",
+                    "/",
+                    &[
+                        ("Authorization", "Bearer not-a-token"),
+                        ("X-Forwarded-For", &client),
+                    ],
+                    "",
+                    Duration::from_secs(1),
+                )
+                .await;
+                n = n.wrapping_add(1);
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+
+    /// One edge of the `flapping_alert` red herring `n`: the health check of its
+    /// service gets slow (`slow`) or fast again, and the gym's readiness probe (200 ms
+    /// deadline, as a kubelet's) reports what it really sees. A herring never fails
+    /// the episode: a service that cannot be reached is left alone.
+    pub(super) async fn flap(&mut self, n: usize, slow: bool) -> Result<(), BackendError> {
+        let h = self.incident.red_herrings[n].clone();
+        let Ok(i) = self.index(&h.target) else {
+            return Ok(());
+        };
+        let actions = if slow { "return(300)" } else { "off" };
+        if self
+            .admin(i, workload_failpoint::HEALTHZ_SLOW, actions)
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+        let Some(port) = self.live[i].port else {
+            return Ok(());
+        };
+        let probe = http::get(port, "/healthz", Duration::from_millis(200)).await;
+        if slow && probe.is_err() {
+            self.event(
+                i,
+                EventType::Warning,
+                "Unhealthy",
+                format!(
+                    "Readiness probe failed: Get \"http://{}:{}/healthz\": context deadline exceeded",
+                    h.target,
+                    otrashi_docker::image::WORKLOAD_PORT
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Failpoint names of the workload the gym switches outside fault kinds.
+mod workload_failpoint {
+    /// `/healthz` waits on a slow dependency check (the workload's `healthz_slow`).
+    pub const HEALTHZ_SLOW: &str = "healthz_slow";
 }
