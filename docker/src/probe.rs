@@ -100,7 +100,16 @@ async fn probe_dm_delay() -> Finding {
             ),
             DM_DELAY,
         ),
-        Err(e) => miss("dm_delay", e, DM_DELAY),
+        Err(e) => {
+            // dmsetup explains over several lines; the first says what is missing.
+            let first = e.lines().next().unwrap_or_default().to_owned();
+            let detail = if e.contains("No such device") {
+                format!("no device-mapper driver in this kernel ({first})")
+            } else {
+                first
+            };
+            miss("dm_delay", detail, DM_DELAY)
+        }
     }
 }
 
