@@ -165,3 +165,45 @@ pub fn container(
         tmpfs: vec![(DATA_DIR.to_owned(), DATA_DISK_BYTES)],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_container_gets_a_data_volume_and_its_own_timeout_setting() {
+        let yaml = "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {name: plan}
+topology:
+  name: mini
+  entry: web
+  services:
+    web: {kind: web, calls: [orders-db]}
+    orders-db: {kind: database}
+load: {rps: 10, pattern: steady}
+timeline: {warmup: 2s, duration: 10s}
+faults:
+  - {id: f, kind: infra.disk_full, target: orders-db, at: 4s}
+";
+        let sc = otrashi_scenarios::parse::parse_str(yaml, "plan").unwrap();
+        let incident = otrashi_scenarios::incident::sample(&sc, 1).unwrap();
+        let db = incident.topology.service("orders-db").unwrap();
+        let spec = container(&incident, db, "ep", "img", "net");
+        assert_eq!(spec.tmpfs, vec![(DATA_DIR.to_owned(), DATA_DISK_BYTES)]);
+        assert_eq!(DATA_DIR, "/data");
+        for entry in [
+            "OTRASHI_DATA_DIR=/data".to_owned(),
+            format!("OTRASHI_CONN_MAX_AGE_MS={CONN_MAX_AGE_MS}"),
+            "ORDERS_DB_UPSTREAM_TIMEOUT=1000ms".to_owned(),
+        ] {
+            assert!(
+                spec.env.contains(&entry),
+                "{entry} missing from {:?}",
+                spec.env
+            );
+        }
+        // The key the simulator's bad_env_config names.
+        assert_eq!(setting_key("orders-db"), "ORDERS_DB_UPSTREAM_TIMEOUT");
+    }
+}
