@@ -319,6 +319,9 @@ async fn docker_every_supported_fault_injects_and_reverts() {
         (K::LivenessProbeMisconfig, "api", ""),
         (K::DependencyRemoved, "api", ""),
         (K::PodKill, "web", ""),
+        (K::DiskFull, "api", ""),
+        (K::DnsFailure, "api", ""),
+        (K::BadEnvConfig, "api", ""),
         (K::ErrorInjection, "api", ", via: direct"),
         (K::SlowHandler, "web", ", via: deploy"),
         (K::MemoryLeak, "api", ", via: direct"),
@@ -396,5 +399,320 @@ faults:
             .any(|e| e.reason == "Killing"
                 && e.message.starts_with("Stopping container web in pod ")),
         "no pod deletion event"
+    );
+}
+
+/// What the poller of `docker_disk_full_dns_failure_and_bad_env_config_act_for_real`
+/// saw at one instant, from outside otrashi.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    /// Free bytes on db's `/data`.
+    db_free: Option<u64>,
+    /// Packets api's DNS REJECT rules refused, when the rules exist.
+    dns_rejected: Option<u64>,
+    /// Whether api's container env holds the bad timeout.
+    bad_env: bool,
+    /// The load generator's (sent, ok, 5xx, failed) then.
+    load: (u64, u64, u64, u64),
+}
+
+/// Free bytes of the file system at the container's `/data` (`statfs` through
+/// `/proc/<pid>/root`, as `df` would show it inside).
+fn df_free(pid: i64) -> Option<u64> {
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%a %S"])
+        .arg(format!("/proc/{pid}/root/data"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(|x| x.parse::<u64>().ok());
+    Some(it.next()?? * it.next()??)
+}
+
+fn dns_rejected(pid: i64, tag: &str) -> Option<u64> {
+    let out = Command::new("nsenter")
+        .args([
+            "-t",
+            &pid.to_string(),
+            "-n",
+            "iptables",
+            "-L",
+            "OUTPUT",
+            "-v",
+            "-n",
+            "-x",
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let rules: Vec<u64> = text
+        .lines()
+        .filter(|l| l.contains(tag) && l.contains("REJECT"))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    (!rules.is_empty()).then(|| rules.iter().sum())
+}
+
+fn container_env(name: &str) -> String {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", "{{json .Config.Env}}", name])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The three kinds added last, one after another in one episode, each checked from
+/// outside otrashi while it is active and after its revert: db's `/data` really full
+/// (`df`), api's lookups of db really refused at Docker's DNS (the rules' packet
+/// counters), api really running with the unit-less timeout (`docker inspect`), and
+/// the load generator seeing errors in each phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_disk_full_dns_failure_and_bad_env_config_act_for_real() {
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
+    let yaml = "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {name: docker-new-kinds}
+topology:
+  name: mini
+  entry: web
+  services:
+    web: {kind: web, calls: [api]}
+    api: {kind: api, calls: [db]}
+    db: {kind: database}
+load: {rps: 10, pattern: steady}
+timeline: {warmup: 2s, duration: 23s}
+faults:
+  - {id: full, kind: infra.disk_full, target: db, at: 4s, duration: 5s, params: {fill_pct: 100}}
+  - {id: dns, kind: infra.dns_failure, target: db, at: 11s, duration: 5s, params: {failure_pct: 100}}
+  - {id: env, kind: orchestration.bad_env_config, target: api, at: 18s, duration: 5s, params: {error_pct: 100}}
+";
+    let sc = parse_str(yaml, "docker-new-kinds").unwrap();
+    let incident = sample(&sc, 5).unwrap();
+    b.check(&incident).unwrap();
+    let cx = EpisodeContext::new("ep-test-new-kinds", 5);
+    let _guard = Guard(cx.episode_id.clone());
+    let mut options = b.options().clone();
+    options.max_wall_s = 1000.0; // real time
+    let b = DockerBackend::with(b.engine().clone(), b.report().clone(), options);
+    let mut env = b.provision_env(&incident, &cx).await.unwrap();
+    let db_pid = env.container_of("db").unwrap().1.unwrap();
+    let api_pid = env.container_of("api").unwrap().1.unwrap();
+    let api_name = env.container_of("api").unwrap().0;
+    let tag = format!("otrashi:{}", cx.episode_id);
+    let stats = env.stats.clone();
+    let seen: Arc<Mutex<Vec<(f64, Seen)>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (seen, stop, tag, api_name) =
+            (seen.clone(), stop.clone(), tag.clone(), api_name.clone());
+        tokio::task::spawn_blocking(move || {
+            let begin = std::time::Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                let s = Seen {
+                    db_free: df_free(db_pid),
+                    dns_rejected: dns_rejected(api_pid, &tag),
+                    bad_env: container_env(&api_name).contains("API_UPSTREAM_TIMEOUT=5\""),
+                    load: stats.snapshot(),
+                };
+                seen.lock()
+                    .unwrap()
+                    .push((begin.elapsed().as_secs_f64(), s));
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+    };
+    let telemetry = env.run(&cx).await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    poller.await.unwrap();
+    // Reverted, checked before teardown removes everything anyway.
+    let free_after = df_free(db_pid).unwrap();
+    let rules_after = dns_rejected(env.container_of("api").unwrap().1.unwrap(), &tag);
+    let env_after = container_env(&env.container_of("api").unwrap().0);
+    let db_logs = Command::new("docker")
+        .args(["logs", &env.container_of("db").unwrap().0])
+        .output()
+        .unwrap();
+    env.teardown(&cx).await.unwrap();
+    assert_eq!(leftovers(&cx.episode_id), "");
+    let seen = seen.lock().unwrap().clone();
+    let first = &seen[0].1;
+    assert!(first.db_free.unwrap() > 60 << 20, "{first:?}");
+    assert!(first.dns_rejected.is_none() && !first.bad_env, "{first:?}");
+
+    // disk_full: the volume was full, writes failed with ENOSPC, and it was emptied.
+    let full: Vec<&(f64, Seen)> = seen.iter().filter(|(_, s)| s.db_free == Some(0)).collect();
+    assert!(!full.is_empty(), "db's /data was never full: {seen:?}");
+    assert!(
+        free_after > 60 << 20,
+        "the filler outlived the revert: {free_after}"
+    );
+    let logs = String::from_utf8_lossy(&db_logs.stdout);
+    assert!(
+        logs.contains("No space left on device"),
+        "db never failed a write"
+    );
+    let errors = |phase: &[&(f64, Seen)]| {
+        let (a, b) = (&phase[0].1.load, &phase[phase.len() - 1].1.load);
+        (b.2 + b.3).saturating_sub(a.2 + a.3)
+    };
+    assert!(
+        errors(&full) > 0,
+        "the entry never failed while db's disk was full"
+    );
+
+    // dns_failure: api's lookups of db were refused, then the rules went away.
+    let dns: Vec<&(f64, Seen)> = seen
+        .iter()
+        .filter(|(_, s)| s.dns_rejected.is_some())
+        .collect();
+    assert!(
+        dns.iter().any(|(_, s)| s.dns_rejected.unwrap_or(0) > 0),
+        "no lookup of db was ever refused: {dns:?}"
+    );
+    assert!(rules_after.is_none(), "the DNS rules outlived the revert");
+    assert!(
+        errors(&dns) > 0,
+        "the entry never failed while db did not resolve"
+    );
+    assert!(telemetry
+        .logs
+        .iter()
+        .any(|l| telemetry.log_templates[l.template as usize]
+            .text
+            .contains("no such host")));
+
+    // bad_env_config: api ran with the unit-less value, failed, and got its value back.
+    let bad: Vec<&(f64, Seen)> = seen.iter().filter(|(_, s)| s.bad_env).collect();
+    assert!(!bad.is_empty(), "api never ran with the bad value");
+    assert!(
+        errors(&bad) > 0,
+        "the entry never failed while api's setting was bad"
+    );
+    assert!(
+        env_after.contains("API_UPSTREAM_TIMEOUT=1000ms\""),
+        "{env_after}"
+    );
+    assert!(telemetry
+        .logs
+        .iter()
+        .any(|l| telemetry.log_templates[l.template as usize]
+            .text
+            .contains("invalid configuration")));
+    let change = telemetry
+        .deploys
+        .iter()
+        .find(|d| d.diff.contains("API_UPSTREAM_TIMEOUT"))
+        .expect("the config change was not recorded");
+    assert!(
+        change.diff.contains("+            value: \"5\""),
+        "{}",
+        change.diff
+    );
+    assert_eq!(telemetry.deploys.len(), 2, "the change and its rollback");
+    assert!(telemetry
+        .events
+        .iter()
+        .any(|e| e.reason == "ConfigChanged" && e.message.contains("API_UPSTREAM_TIMEOUT")));
+}
+
+/// The red herrings the simulator plays, for real: a client with malformed tokens that
+/// api rejects with 401 and logs, and a health check on db that really gets slow (the
+/// gym's 200 ms readiness probe fails and says so), checked from outside otrashi.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_benign_errors_and_flapping_alert_are_real() {
+    let Some((b, _turn)) = backend().await else {
+        return;
+    };
+    let yaml = "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {name: docker-herrings}
+topology:
+  name: mini
+  entry: web
+  services:
+    web: {kind: web, calls: [api]}
+    api: {kind: api, calls: [db]}
+    db: {kind: database}
+load: {rps: 10, pattern: steady}
+timeline: {warmup: 2s, duration: 10s}
+faults:
+  - {id: tiny, kind: infra.cpu_saturation, target: web, at: 11s, duration: 1s, params: {load_pct: 10}}
+noise:
+  red_herrings:
+    - {kind: benign_errors, target: api, at: 2s}
+    - {kind: flapping_alert, target: db, at: 2s}
+";
+    let sc = parse_str(yaml, "docker-herrings").unwrap();
+    let incident = sample(&sc, 6).unwrap();
+    b.check(&incident).unwrap();
+    let cx = EpisodeContext::new("ep-test-herrings", 6);
+    let _guard = Guard(cx.episode_id.clone());
+    let mut env = b.provision_env(&incident, &cx).await.unwrap();
+    let telemetry = env.run(&cx).await.unwrap();
+    let (api, db) = (
+        env.container_of("api").unwrap().0,
+        env.container_of("db").unwrap().0,
+    );
+    let logs = |name: &str| {
+        let out = Command::new("docker")
+            .args(["logs", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let (api_logs, db_logs) = (logs(&api), logs(&db));
+    // db's health endpoint itself, timed from here: still slow at the end.
+    let port = Command::new("docker")
+        .args(["port", &db, "8080/tcp"])
+        .output()
+        .unwrap();
+    let port = String::from_utf8_lossy(&port.stdout)
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let begin = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let took = begin.elapsed();
+    env.teardown(&cx).await.unwrap();
+    assert_eq!(leftovers(&cx.episode_id), "");
+
+    let rejected = api_logs
+        .lines()
+        .filter(|l| l.contains("authentication failed for client 203.0.113."))
+        .count();
+    assert!(
+        rejected >= 3,
+        "api rejected {rejected} bad tokens:\n{api_logs}"
+    );
+    assert!(
+        api_logs.contains("\"status\":401"),
+        "no 401 in api's access log"
+    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        took >= Duration::from_millis(250),
+        "db's /healthz took {took:?}"
+    );
+    assert!(
+        db_logs.contains("health check latency above threshold"),
+        "db never timed its health check as slow"
+    );
+    let db_id = telemetry.service_id("db").unwrap();
+    assert!(
+        telemetry
+            .events
+            .iter()
+            .any(|e| e.service == db_id && e.reason == "Unhealthy"),
+        "{:?}",
+        telemetry.events
     );
 }

@@ -70,7 +70,47 @@ pub async fn probe() -> HostReport {
         Err(_) => miss("build_from_scratch", "no engine".to_owned(), SCRATCH),
     });
     probe_namespace_tools(&mut report).await;
+    report.findings.push(probe_dm_delay().await);
     report
+}
+
+/// Whether the kernel's device-mapper offers the `delay` target.
+async fn probe_dm_delay() -> Finding {
+    if !std::path::Path::new("/dev/mapper/control").exists() {
+        return miss(
+            "dm_delay",
+            "no device-mapper in this kernel (/dev/mapper/control is missing)".to_owned(),
+            DM_DELAY,
+        );
+    }
+    match run("dmsetup", &["targets"]).await {
+        Ok(list) if list.lines().any(|l| l.starts_with("delay")) => ok(
+            "dm_delay",
+            "device-mapper delay target present".to_owned(),
+            DM_DELAY,
+        ),
+        Ok(list) => miss(
+            "dm_delay",
+            format!(
+                "device-mapper has no delay target (targets: {})",
+                list.lines()
+                    .filter_map(|l| l.split_whitespace().next())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            DM_DELAY,
+        ),
+        Err(e) => {
+            // dmsetup explains over several lines; the first says what is missing.
+            let first = e.lines().next().unwrap_or_default().to_owned();
+            let detail = if e.contains("No such device") {
+                format!("no device-mapper driver in this kernel ({first})")
+            } else {
+                first
+            };
+            miss("dm_delay", detail, DM_DELAY)
+        }
+    }
 }
 
 const ENGINE: &str =
@@ -84,6 +124,8 @@ const NETEM: &str = "infra.network_delay (and jitter, reordering) in the kernel;
 const STATISTIC: &str = "infra.network_loss as random drops (iptables statistic match)";
 const REJECT: &str =
     "infra.network_partition and dependency faults with immediate refusals (iptables REJECT)";
+const DNS: &str = "infra.dns_failure: a caller's lookups of one name refused at Docker's embedded DNS (iptables conntrack + string match, REJECT)";
+const DM_DELAY: &str = "infra.disk_slow: a device-mapper delay target under the data volume makes every disk operation wait; without it disk_slow is refused on Docker";
 
 fn ok(name: &'static str, detail: String, explanation: &'static str) -> Finding {
     Finding {
@@ -181,6 +223,7 @@ async fn probe_namespace_tools(report: &mut HostReport) {
             ("netem", NETEM),
             ("iptables_statistic", STATISTIC),
             ("iptables_reject", REJECT),
+            ("iptables_dns", DNS),
         ] {
             report.findings.push(miss(n, detail.clone(), x));
         }
@@ -264,10 +307,39 @@ async fn probe_namespace_tools(report: &mut HostReport) {
         ],
     )
     .await
-    .map(|_| version);
+    .map(|_| version.clone());
     report
         .findings
         .push(finding("iptables_reject", reject, REJECT));
+    let dns = in_netns(
+        &ns,
+        "iptables",
+        &[
+            "-A",
+            "OUTPUT",
+            "-p",
+            "udp",
+            "-m",
+            "conntrack",
+            "--ctorigdst",
+            "127.0.0.11",
+            "--ctorigdstport",
+            "53",
+            "-m",
+            "string",
+            "--algo",
+            "bm",
+            "--hex-string",
+            "|03|api|00|",
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "icmp-port-unreachable",
+        ],
+    )
+    .await
+    .map(|_| version);
+    report.findings.push(finding("iptables_dns", dns, DNS));
 }
 
 #[cfg(test)]

@@ -73,6 +73,9 @@ pub struct ContainerSpec {
     /// A health check run inside the container: the command (exec form) and the time
     /// between checks; three failures in a row make it `unhealthy`.
     pub healthcheck: Option<(Vec<String>, std::time::Duration)>,
+    /// Size-limited tmpfs mounts: container path and size in bytes (a small volume a
+    /// disk can really fill, gone with the container).
+    pub tmpfs: Vec<(String, u64)>,
 }
 
 /// A started container.
@@ -114,6 +117,12 @@ pub async fn run_container(
         restart_policy: spec.restart_on_failure.map(|max| RestartPolicy {
             name: Some(RestartPolicyNameEnum::ON_FAILURE),
             maximum_retry_count: Some(max),
+        }),
+        tmpfs: (!spec.tmpfs.is_empty()).then(|| {
+            spec.tmpfs
+                .iter()
+                .map(|(path, bytes)| (path.clone(), format!("size={bytes},mode=1777")))
+                .collect()
         }),
         ..Default::default()
     };

@@ -173,6 +173,52 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Whether each request writes an access log line.
     pub access_log: bool,
+    /// Directory of the service's data volume: a share of requests (see
+    /// [`Config::write_share`]) append a record to a file there, so a full volume
+    /// fails them with `No space left on device`. No writes without one.
+    pub data_dir: Option<String>,
+    /// Share of requests that write, in percent; `None` means the role's default.
+    pub write_pct: Option<f64>,
+    /// Pooled connections older than this are closed instead of reused, so a peer's
+    /// name is resolved again (and a changed or broken record is noticed), as
+    /// clients with a connection lifetime do.
+    pub conn_max_age_ms: u64,
+    /// The service's own `<SERVICE>_UPSTREAM_TIMEOUT` setting (see [`setting_key`]),
+    /// as written: a duration such as `800ms` or `2s`. Parsed on each request that
+    /// uses it, so a bad value fails those requests with `invalid configuration`.
+    pub upstream_timeout: Option<String>,
+    /// Share of requests that use `upstream_timeout` (a staged rollout of the
+    /// setting), in percent.
+    pub upstream_timeout_rollout_pct: f64,
+}
+
+/// The environment variable holding a service's upstream timeout (`cart-api` →
+/// `CART_API_UPSTREAM_TIMEOUT`); the name the simulator's `bad_env_config` breaks.
+pub fn setting_key(service: &str) -> String {
+    format!(
+        "{}_UPSTREAM_TIMEOUT",
+        service.to_uppercase().replace('-', "_")
+    )
+}
+
+/// Parses a duration setting: an integer with a unit (`ms`, `s`, `m`), as Go's
+/// `time.ParseDuration` and most config libraries want it; a bare number is refused.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{value:?} does not start with a number"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "" => Err(format!(
+            "missing unit in duration {value:?} (expected e.g. 800ms or 2s)"
+        )),
+        other => Err(format!("unknown unit {other:?} in duration {value:?}")),
+    }
 }
 
 impl Default for Config {
@@ -191,6 +237,11 @@ impl Default for Config {
             cache_hit_pct: 90.0,
             admin_token: None,
             access_log: true,
+            data_dir: None,
+            write_pct: None,
+            conn_max_age_ms: 30_000,
+            upstream_timeout: None,
+            upstream_timeout_rollout_pct: 100.0,
         }
     }
 }
@@ -207,7 +258,10 @@ impl Config {
     /// `OTRASHI_DOWNSTREAMS` (`name[:kind]=http://host:port,...`), `OTRASHI_CPU_MS`,
     /// `OTRASHI_MEMORY_KB_PER_REQUEST`, `OTRASHI_LATENCY_MS`, `OTRASHI_POOL_SIZE`,
     /// `OTRASHI_CALL_TIMEOUT_MS`, `OTRASHI_RETRIES`, `OTRASHI_CACHE_HIT_PCT`,
-    /// `OTRASHI_ADMIN_TOKEN`, `OTRASHI_ACCESS_LOG`, and validates the result.
+    /// `OTRASHI_ADMIN_TOKEN`, `OTRASHI_ACCESS_LOG`, `OTRASHI_DATA_DIR`,
+    /// `OTRASHI_WRITE_PCT`, `OTRASHI_CONN_MAX_AGE_MS`, the service's own
+    /// `<SERVICE>_UPSTREAM_TIMEOUT` and `<SERVICE>_UPSTREAM_TIMEOUT_ROLLOUT_PCT`, and
+    /// validates the result.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut config = match get("OTRASHI_CONFIG") {
             Some(doc) if doc.trim_start().starts_with('{') => {
@@ -266,6 +320,29 @@ impl Config {
         if let Some(v) = get("OTRASHI_ACCESS_LOG") {
             config.access_log = parse_env("OTRASHI_ACCESS_LOG", v)?;
         }
+        if let Some(v) = get("OTRASHI_DATA_DIR") {
+            config.data_dir = Some(v).filter(|d| !d.is_empty());
+        }
+        if let Some(v) = get("OTRASHI_WRITE_PCT") {
+            config.write_pct = Some(parse_env("OTRASHI_WRITE_PCT", v)?);
+        }
+        if let Some(v) = get("OTRASHI_CONN_MAX_AGE_MS") {
+            config.conn_max_age_ms = parse_env("OTRASHI_CONN_MAX_AGE_MS", v)?;
+        }
+        // Read as the service reads it, raw: a bad value only fails the requests that
+        // use it (see `upstream_timeout`).
+        let key = setting_key(&config.service);
+        if let Some(v) = get(&key) {
+            config.upstream_timeout = Some(v);
+        }
+        if let Some(v) = get(&format!("{key}_ROLLOUT_PCT")) {
+            config.upstream_timeout_rollout_pct =
+                v.trim().parse().map_err(|e| ConfigError::Env {
+                    var: "<SERVICE>_UPSTREAM_TIMEOUT_ROLLOUT_PCT",
+                    value: v.clone(),
+                    reason: format!("{e}"),
+                })?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -296,10 +373,33 @@ impl Config {
                 expected: "between 0 and 100",
             });
         }
+        if !self.write_pct.is_none_or(|p| (0.0..=100.0).contains(&p)) {
+            return Err(ConfigError::Range {
+                field: "write_pct",
+                expected: "between 0 and 100",
+            });
+        }
+        if !(0.0..=100.0).contains(&self.upstream_timeout_rollout_pct) {
+            return Err(ConfigError::Range {
+                field: "upstream_timeout_rollout_pct",
+                expected: "between 0 and 100",
+            });
+        }
         for d in &self.downstreams {
             d.endpoint()?;
         }
         Ok(())
+    }
+
+    /// Share of requests that write to the data volume, in percent: `write_pct`, or
+    /// the role's default (the simulator's: a queue mostly writes, a cache rarely).
+    pub fn write_share(&self) -> f64 {
+        self.write_pct.unwrap_or(match self.kind {
+            Kind::Database => 30.0,
+            Kind::Queue => 80.0,
+            Kind::Cache => 5.0,
+            Kind::Web | Kind::Api | Kind::Worker => 25.0,
+        })
     }
 
     /// The deadline of one downstream attempt.
@@ -403,6 +503,36 @@ mod tests {
         assert_eq!(c.service, "b");
         assert_eq!(c.kind, Kind::Database);
         assert_eq!(c.pool_size, 4);
+    }
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("800ms"), Ok(Duration::from_millis(800)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("5").unwrap_err().contains("missing unit"));
+        assert!(parse_duration("5h").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn the_services_own_settings_are_read_raw() {
+        let c = Config::from_lookup(lookup(&[
+            ("OTRASHI_SERVICE", "cart-api"),
+            ("OTRASHI_DATA_DIR", "/data"),
+            ("CART_API_UPSTREAM_TIMEOUT", "5"),
+            ("CART_API_UPSTREAM_TIMEOUT_ROLLOUT_PCT", "40"),
+        ]))
+        .unwrap();
+        assert_eq!(setting_key("cart-api"), "CART_API_UPSTREAM_TIMEOUT");
+        assert_eq!(c.upstream_timeout.as_deref(), Some("5"));
+        assert_eq!(c.upstream_timeout_rollout_pct, 40.0);
+        assert_eq!(c.data_dir.as_deref(), Some("/data"));
+        assert_eq!(c.write_share(), 25.0);
+        let db = Config {
+            kind: Kind::Queue,
+            ..Config::default()
+        };
+        assert_eq!(db.write_share(), 80.0);
     }
 
     #[test]

@@ -43,8 +43,12 @@ pub const PANIC: &str = "panic";
 /// `code.slow_query`.
 pub const SLOW_QUERY: &str = "slow_query";
 
+/// `/healthz` waits on a slow dependency check (the Docker backend's flapping-alert
+/// red herring; no fault kind).
+pub const HEALTHZ_SLOW: &str = "healthz_slow";
+
 /// Every failpoint the workload evaluates.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     HANDLER_ERROR,
     HANDLER_SLOW,
     LEAK_MEMORY,
@@ -54,6 +58,7 @@ pub const ALL: [&str; 9] = [
     HOT_LOOP,
     PANIC,
     SLOW_QUERY,
+    HEALTHZ_SLOW,
 ];
 
 /// A failpoint configuration that was refused.

@@ -59,8 +59,45 @@ pub async fn root(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Respon
     (status, Json(body)).into_response()
 }
 
+/// Whether an `Authorization` value is a bearer token shaped like a JWT (three
+/// base64url segments).
+fn well_formed_token(value: &str) -> bool {
+    let Some(token) = value.strip_prefix("Bearer ") else {
+        return false;
+    };
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (StatusCode, Value) {
     let tid = Some(trace.trace_id.as_str());
+    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
+        if !auth.to_str().is_ok_and(well_formed_token) {
+            // A client's fault, answered with a 4xx: loud in the logs, harmless.
+            let client = headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("unknown")
+                .to_owned();
+            svc.logger.log(
+                Level::Error,
+                &format!(
+                    "authentication failed for client {client}: malformed JWT; rejecting with 401"
+                ),
+                tid,
+                json!({"client": client}),
+            );
+            return (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "unauthorized", "service": svc.config.service}),
+            );
+        }
+    }
     if faults::fires(faults::PANIC).is_some() {
         // The message a real bug would print; nothing in the logs may say "injected".
         panic!("called `Option::unwrap()` on a `None` value");
@@ -99,6 +136,34 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
         tokio::time::sleep(Duration::from_millis(svc.config.latency_ms)).await;
     }
 
+    // The service's own settings, read per request as a config library does: a bad
+    // value fails the requests that use it, not the start.
+    let mut call_timeout = svc.config.call_timeout();
+    if let Some(raw) = &svc.config.upstream_timeout {
+        if in_share(
+            &trace.trace_id,
+            "setting",
+            svc.config.upstream_timeout_rollout_pct,
+        ) {
+            match crate::config::parse_duration(raw) {
+                Ok(d) => call_timeout = d,
+                Err(reason) => {
+                    let key = crate::config::setting_key(&svc.config.service);
+                    svc.logger.log(
+                        Level::Error,
+                        &format!("invalid configuration: {key}={raw:?}: {reason}"),
+                        tid,
+                        json!({"key": key, "value": raw}),
+                    );
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({"error": "invalid configuration", "service": svc.config.service}),
+                    );
+                }
+            }
+        }
+    }
+
     let mut body = json!({
         "service": svc.config.service,
         "kind": svc.config.kind.as_str(),
@@ -128,7 +193,7 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
             _ => {}
         }
         let start = Instant::now();
-        match call_peer(svc, peer, trace, extra).await {
+        match call_peer(svc, peer, trace, extra, call_timeout).await {
             Ok((status, attempts, reply)) => {
                 if peer.kind == Some(Kind::Cache) {
                     cache_hit = reply["hit"].as_bool().unwrap_or(false);
@@ -163,8 +228,45 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
         }
     }
     std::hint::black_box(&held);
+    if let Some(data) = svc.data.as_ref() {
+        if in_share(&trace.trace_id, "write", svc.config.write_share()) {
+            let record = format!("{} {}\n", trace.trace_id, body);
+            if let Err(e) = data.append(record.as_bytes()) {
+                svc.logger.log(
+                    Level::Error,
+                    &format!("write failed: write {}: {e}", data.path().display()),
+                    tid,
+                    json!({"path": data.path().display().to_string()}),
+                );
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "write failed", "service": svc.config.service}),
+                );
+            }
+        }
+    }
     body["calls"] = Value::Array(calls);
     (StatusCode::OK, body)
+}
+
+/// Whether the request of trace `trace_id` is among the `pct` percent that `what`
+/// applies to. Keyed by the trace, as a write is a write on every hop and on every
+/// retry, and a staged rollout keeps a request on one side.
+fn in_share(trace_id: &str, what: &str, pct: f64) -> bool {
+    // FNV-1a: stable across processes and versions.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in what.bytes().chain(trace_id.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    ((h % 10_000) as f64) < pct.clamp(0.0, 100.0) * 100.0
+}
+
+/// Whether request number `n` is among the `pct` percent picked, spread evenly
+/// (deterministic, so tests and replays agree).
+fn spread(n: u64, pct: f64) -> bool {
+    let share = pct.clamp(0.0, 100.0) / 100.0;
+    let n = n as f64;
+    ((n + 1.0) * share).floor() > (n * share).floor()
 }
 
 async fn call_peer(
@@ -172,6 +274,7 @@ async fn call_peer(
     peer: &Peer,
     trace: &TraceContext,
     mut headers: Vec<(&'static str, String)>,
+    timeout: Duration,
 ) -> Result<(u16, u32, Value), client::CallError> {
     headers.push((TRACEPARENT, trace.child_header()));
     headers.push((CALLER_HEADER, svc.config.service.clone()));
@@ -181,7 +284,7 @@ async fn call_peer(
     };
     let policy = RetryPolicy {
         retries: svc.config.retries,
-        timeout: svc.config.call_timeout(),
+        timeout,
         backoff: Duration::from_millis(20),
         storm: faults::fires_with(faults::RETRY_STORM, 5)
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
@@ -201,11 +304,12 @@ async fn call_peer(
     Ok((reply.status, reply.attempts, json))
 }
 
-/// Spreads hits evenly at `cache_hit_pct` (deterministic, so tests and replays agree).
+/// Spreads hits evenly at `cache_hit_pct`.
 fn cache_hit(svc: &Service) -> bool {
-    let n = svc.cache_lookups.fetch_add(1, Ordering::Relaxed) as f64;
-    let share = svc.config.cache_hit_pct / 100.0;
-    ((n + 1.0) * share).floor() > (n * share).floor()
+    spread(
+        svc.cache_lookups.fetch_add(1, Ordering::Relaxed),
+        svc.config.cache_hit_pct,
+    )
 }
 
 /// A database peer runs the slow query its caller asked for: mostly waiting, partly
@@ -231,4 +335,41 @@ async fn slow_query(svc: &Service, headers: &HeaderMap, trace: &TraceContext) {
         Some(&trace.trace_id),
         json!({"duration_ms": ms, "caller": caller}),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{in_share, spread, well_formed_token};
+
+    #[test]
+    fn only_jwt_shaped_bearer_tokens_pass() {
+        assert!(well_formed_token("Bearer eyJh.eyJz.c2ln"));
+        assert!(!well_formed_token("Bearer not-a-token"));
+        assert!(!well_formed_token("Basic dXNlcjpwdw=="));
+        assert!(!well_formed_token("Bearer a..c"));
+    }
+
+    #[test]
+    fn shares_are_per_trace_and_near_their_percentage() {
+        let ids: Vec<String> = (0..2000).map(|n| format!("{n:032x}")).collect();
+        let picked = |pct| ids.iter().filter(|t| in_share(t, "write", pct)).count();
+        assert_eq!(picked(0.0), 0);
+        assert_eq!(picked(100.0), 2000);
+        let quarter = picked(25.0);
+        assert!((400..600).contains(&quarter), "{quarter}");
+        // The same trace gets the same answer on every hop and retry.
+        assert!(ids
+            .iter()
+            .all(|t| in_share(t, "write", 25.0) == in_share(t, "write", 25.0)));
+    }
+
+    #[test]
+    fn spread_picks_the_share_evenly() {
+        let picked = |pct| (0..1000).filter(|n| spread(*n, pct)).count();
+        assert_eq!(picked(0.0), 0);
+        assert_eq!(picked(25.0), 250);
+        assert_eq!(picked(100.0), 1000);
+        // Evenly: every window of 4 requests holds one at 25 %.
+        assert_eq!((0..4).filter(|n| spread(*n, 25.0)).count(), 1);
+    }
 }

@@ -13,6 +13,7 @@
 pub mod client;
 pub mod config;
 pub mod delay;
+pub mod disk;
 pub mod faults;
 pub mod handler;
 pub mod log;

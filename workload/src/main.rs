@@ -18,6 +18,10 @@ otrashi-workload: one service of an otrashi topology. Configured by environment:
   OTRASHI_ACCESS_LOG             true|false
   OTRASHI_ADMIN_TOKEN            enables POST /admin/failpoints (Bearer token)
   OTRASHI_FAILPOINTS             name=actions;... e.g. handler_error=30%return
+  OTRASHI_DATA_DIR, OTRASHI_WRITE_PCT  data volume a share of requests append records to
+  OTRASHI_CONN_MAX_AGE_MS        pooled connections are re-dialled (and re-resolved) after this
+  <SERVICE>_UPSTREAM_TIMEOUT     the service's own setting (e.g. 800ms), parsed per request;
+                                 <SERVICE>_UPSTREAM_TIMEOUT_ROLLOUT_PCT requests use it
 Subcommand: health   exits 0 when GET /healthz on this container's port answers 200
             (the container health check; OTRASHI_PORT or 8080)
 Subcommand: delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS
@@ -26,6 +30,8 @@ Subcommand: hog MEBIBYTES SECONDS   hold (and touch) that much memory for SECOND
             (the Docker backend's infra.memory_pressure: another tenant's memory)
 Subcommand: burn THREADS PCT SECONDS   spin THREADS threads at PCT% duty for SECONDS
             (the Docker backend's infra.cpu_saturation: a stray process in the container)
+Subcommand: fill DIR --leave BYTES   fill DIR's volume until ENOSPC, then free BYTES
+            fill DIR --remove        delete that filler again (the Docker backend's infra.disk_full)
 Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
 ";
 
@@ -40,6 +46,7 @@ fn main() -> ExitCode {
             "health" => health(),
             "hog" => hog(std::env::args().skip(2).collect()),
             "delay-proxy" => delay_proxy(std::env::args().skip(2).collect()),
+            "fill" => fill(std::env::args().skip(2).collect()),
             "-V" | "--version" => {
                 println!("otrashi-workload {}", env!("CARGO_PKG_VERSION"));
                 ExitCode::SUCCESS
@@ -244,4 +251,33 @@ fn hog(args: Vec<String>) -> ExitCode {
     std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.0)));
     std::hint::black_box(&held);
     ExitCode::SUCCESS
+}
+
+/// `fill DIR --leave BYTES` / `fill DIR --remove`: a runaway writer on the data volume.
+fn fill(args: Vec<String>) -> ExitCode {
+    let usage = || {
+        eprintln!("usage: otrashi-workload fill DIR --leave BYTES | fill DIR --remove");
+        ExitCode::from(2)
+    };
+    let Some(dir) = args.first().map(std::path::PathBuf::from) else {
+        return usage();
+    };
+    let result = match (args.get(1).map(String::as_str), args.get(2)) {
+        (Some("--remove"), None) => otrashi_workload::disk::unfill(&dir).map(|()| 0),
+        (Some("--leave"), Some(n)) => match n.parse::<u64>() {
+            Ok(leave) => otrashi_workload::disk::fill(&dir, leave),
+            Err(_) => return usage(),
+        },
+        _ => return usage(),
+    };
+    match result {
+        Ok(bytes) => {
+            println!("{bytes}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fill {}: {e}", dir.display());
+            ExitCode::from(1)
+        }
+    }
 }

@@ -200,6 +200,13 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Exports `container_fs_usage_bytes`: the bytes of the files on the data volume
+    /// at `dir`, read at scrape time.
+    pub fn watch_data_dir(&mut self, dir: std::path::PathBuf) {
+        self.registry
+            .register_collector(Box::new(DataDirCollector { dir }));
+    }
+
     /// The exposition text (OpenMetrics, which Prometheus scrapes as text format).
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
@@ -233,6 +240,28 @@ impl Collector for ProcessCollector {
                 counter.metric_type(),
             )?;
             counter.encode(metric)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the data volume's usage at scrape time.
+#[derive(Debug)]
+struct DataDirCollector {
+    dir: std::path::PathBuf,
+}
+
+impl Collector for DataDirCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        if let Ok(bytes) = crate::disk::usage_bytes(&self.dir) {
+            let gauge = ConstGauge::new(i64::try_from(bytes).unwrap_or(i64::MAX));
+            let metric = encoder.encode_descriptor(
+                "container_fs_usage_bytes",
+                "Bytes used on the service's data volume",
+                None,
+                gauge.metric_type(),
+            )?;
+            gauge.encode(metric)?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! callers wait and fail with `timeout acquiring connection`.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -68,7 +68,8 @@ pub struct Pool {
     authority: String,
     size: usize,
     slots: Arc<Semaphore>,
-    idle: Mutex<Vec<Sender>>,
+    idle: Mutex<Vec<(Sender, Instant)>>,
+    max_age: Duration,
     // Leaked connections are kept (not dropped) so their sockets stay open too, as a
     // forgotten connection object would in a real program.
     leaked: Mutex<Vec<Sender>>,
@@ -77,14 +78,22 @@ pub struct Pool {
 
 impl Pool {
     /// A pool of `size` connections to `authority` (`host:port`); `in_use` is the gauge
-    /// it keeps up to date.
-    pub fn new(peer: &str, authority: &str, size: usize, in_use: Gauge) -> Arc<Pool> {
+    /// it keeps up to date. Connections older than `max_age` are closed instead of
+    /// reused, so the peer's name is looked up again when the next one is dialled.
+    pub fn new(
+        peer: &str,
+        authority: &str,
+        size: usize,
+        max_age: Duration,
+        in_use: Gauge,
+    ) -> Arc<Pool> {
         Arc::new(Pool {
             peer: peer.to_owned(),
             authority: authority.to_owned(),
             size,
             slots: Arc::new(Semaphore::new(size)),
             idle: Mutex::new(Vec::new()),
+            max_age,
             leaked: Mutex::new(Vec::new()),
             in_use,
         })
@@ -122,22 +131,27 @@ impl Pool {
         let mut conn = Conn {
             pool: self.clone(),
             sender: None,
+            born: Instant::now(),
             permit: Some(permit),
             reusable: false,
         };
         let reused = {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             let mut found = None;
-            while let Some(s) = idle.pop() {
-                if !s.is_closed() && s.is_ready() {
-                    found = Some(s);
+            // Expired ones are dropped, which closes them.
+            while let Some((s, born)) = idle.pop() {
+                if !s.is_closed() && s.is_ready() && born.elapsed() < self.max_age {
+                    found = Some((s, born));
                     break;
                 }
             }
             found
         };
         conn.sender = Some(match reused {
-            Some(s) => s,
+            Some((s, born)) => {
+                conn.born = born;
+                s
+            }
             None => match tokio::time::timeout_at(deadline.into(), self.dial()).await {
                 Ok(dialled) => dialled?,
                 Err(_) => {
@@ -193,6 +207,7 @@ impl Pool {
 pub struct Conn {
     pool: Arc<Pool>,
     sender: Option<Sender>,
+    born: Instant,
     permit: Option<OwnedSemaphorePermit>,
     reusable: bool,
 }
@@ -233,7 +248,7 @@ impl Drop for Conn {
                 .idle
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(sender);
+                .push((sender, self.born));
         }
         self.pool.in_use.dec();
         drop(permit);

@@ -42,7 +42,37 @@ pub async fn serve(
         .await
 }
 
+/// A health check above this is logged as slow (and one below it after a slow one as
+/// recovered), as services that time their own checks do.
+const HEALTH_THRESHOLD: std::time::Duration = std::time::Duration::from_millis(200);
+
 async fn healthz(State(svc): State<Arc<Service>>) -> Json<serde_json::Value> {
+    let start = std::time::Instant::now();
+    if let Some(ms) = crate::faults::fires_with(crate::faults::HEALTHZ_SLOW, 300) {
+        // The dependency check behind the health endpoint is slow.
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    let took = start.elapsed();
+    let ms = took.as_millis();
+    let slow = took > HEALTH_THRESHOLD;
+    let was_slow = svc
+        .health_slow
+        .swap(slow, std::sync::atomic::Ordering::Relaxed);
+    if slow {
+        svc.logger.log(
+            crate::log::Level::Warn,
+            &format!("health check latency above threshold: {ms}ms (threshold 200ms)"),
+            None,
+            json!({"duration_ms": ms}),
+        );
+    } else if was_slow {
+        svc.logger.log(
+            crate::log::Level::Info,
+            &format!("health check latency back to normal: {ms}ms"),
+            None,
+            json!({"duration_ms": ms}),
+        );
+    }
     Json(json!({"status": "ok", "service": svc.config.service}))
 }
 

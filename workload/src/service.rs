@@ -3,8 +3,10 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::{Config, ConfigError, Kind};
+use crate::disk::DataLog;
 use crate::log::Logger;
 use crate::metrics::{Metrics, PeerLabels};
 use crate::pool::Pool;
@@ -35,6 +37,10 @@ pub struct Service {
     pub peers: Vec<Peer>,
     /// Lookups served, for a cache's even spread of hits.
     pub(crate) cache_lookups: AtomicU64,
+    /// The record file on the data volume, when the service has one.
+    pub data: Option<DataLog>,
+    /// Whether the last health check was slow.
+    pub(crate) health_slow: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -47,7 +53,12 @@ impl Service {
     /// Builds the state with the given logger (e.g. [`Logger::in_memory`] in tests).
     pub fn with_logger(config: Config, logger: Logger) -> Result<Arc<Service>, ConfigError> {
         config.validate()?;
-        let metrics = Metrics::new();
+        let mut metrics = Metrics::new();
+        let data = config.data_dir.as_deref().map(|dir| {
+            metrics.watch_data_dir(std::path::PathBuf::from(dir));
+            DataLog::new(std::path::Path::new(dir), &config.service)
+        });
+        let max_age = Duration::from_millis(config.conn_max_age_ms);
         let mut peers = Vec::with_capacity(config.downstreams.len());
         for d in &config.downstreams {
             let endpoint = d.endpoint()?;
@@ -63,7 +74,13 @@ impl Service {
                 name: d.name.clone(),
                 kind: d.kind,
                 path: endpoint.path,
-                pool: Pool::new(&d.name, &endpoint.authority, config.pool_size, in_use),
+                pool: Pool::new(
+                    &d.name,
+                    &endpoint.authority,
+                    config.pool_size,
+                    max_age,
+                    in_use,
+                ),
             });
         }
         Ok(Arc::new(Service {
@@ -72,6 +89,8 @@ impl Service {
             metrics,
             peers,
             cache_lookups: AtomicU64::new(0),
+            data,
+            health_slow: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 }

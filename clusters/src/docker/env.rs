@@ -639,6 +639,8 @@ type RawEvent = (i64, String, String, HashMap<String, String>);
 enum Action {
     Scrape(usize),
     Herring(usize),
+    /// A flapping health check of red herring `n` turns slow (`true`) or fast.
+    Flap(usize, bool),
     Liveness(usize),
     PodKill(usize),
     Inject(usize),
@@ -662,6 +664,19 @@ impl Env for DockerEnv {
         }
         for (n, h) in self.incident.red_herrings.iter().enumerate() {
             plan.push((h.at.as_millis(), 0, Action::Herring(n)));
+            if h.kind == otrashi_scenarios::model::RedHerringKind::FlappingAlert {
+                use super::faults::{FLAP_EVERY_MS, FLAP_SLOW_MS, HERRING_MS};
+                let start = h.at.as_millis();
+                let mut t = start;
+                while t < (start + HERRING_MS).min(end_ms) {
+                    plan.push((t, 2, Action::Flap(n, true)));
+                    // One left slow at the end goes with the container.
+                    if t + FLAP_SLOW_MS < end_ms {
+                        plan.push((t + FLAP_SLOW_MS, 2, Action::Flap(n, false)));
+                    }
+                    t += FLAP_EVERY_MS;
+                }
+            }
         }
         // A misconfigured liveness probe gets the container killed every period.
         for (n, f) in self.incident.faults.iter().enumerate() {
@@ -753,6 +768,7 @@ impl Env for DockerEnv {
                     Ok(())
                 }
                 Action::Herring(n) => self.herring(n).await,
+                Action::Flap(n, slow) => self.flap(n, slow).await,
                 Action::Liveness(n) => self.liveness_kill(n).await,
                 Action::PodKill(n) => self.pod_kill(n).await,
                 Action::Inject(n) => {

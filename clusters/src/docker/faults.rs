@@ -19,6 +19,10 @@
 //! | orchestration.cpu_throttle | `docker update --cpus` | the original limit |
 //! | orchestration.misrouted_port | iptables REJECT of callers at the target's port, plus a config-change event | delete the rule |
 //! | orchestration.dependency_removed | the container is removed (its DNS name stops resolving) | recreated as before |
+//! | infra.disk_full | the target's `/data` tmpfs is filled (`otrashi-workload fill`) until writes fail with ENOSPC, leaving `100 - fill_pct` % | the filler is deleted |
+//! | infra.dns_failure | in each caller's netns, iptables REJECTs `failure_pct` % of its lookups of the target at Docker's embedded DNS (127.0.0.11); pooled connections expire, so callers re-resolve | delete the rules |
+//! | orchestration.bad_env_config | recreated with `<SERVICE>_UPSTREAM_TIMEOUT=5` (no unit) used by `error_pct` % of requests, recorded as a config change with its diff | recreated with the previous env, recorded |
+//! | infra.disk_slow | refused: needs a device-mapper delay target under the data volume (see `otrashi doctor`) | — |
 //! | code.* | failpoints, shipped by a deploy (recreate with `OTRASHI_FAILPOINTS`) or switched by the admin endpoint | rollback deploy / switch off |
 
 use std::time::Duration;
@@ -56,7 +60,12 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         K::NetworkPartition => need("iptables_reject", "iptables REJECT"),
         // Callers are refused at the target's port, as a route to the wrong port is.
         K::MisroutedPort => need("iptables_reject", "iptables REJECT"),
-        K::DependencyRemoved => Ok(()),
+        K::DependencyRemoved | K::DiskFull | K::BadEnvConfig => Ok(()),
+        K::DnsFailure => need(
+            "iptables_dns",
+            "iptables REJECT of name lookups at Docker's embedded DNS (conntrack and string matches)",
+        ),
+        K::DiskSlow => Err(disk_slow_refusal(report)),
         K::BandwidthLimit => need("tc_tbf", "the tbf qdisc"),
         // A userspace proxy in the target's container, behind an iptables REDIRECT: the
         // same mechanism with or without the netem qdisc.
@@ -80,10 +89,21 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         | K::PanicCrash
         | K::SlowQuery => Ok(()),
         K::PodKill => Ok(()),
-        K::DiskFull | K::DiskSlow | K::DnsFailure | K::BadEnvConfig => Err(format!(
-            "{} is not implemented on the docker backend yet; use --backend sim",
-            kind.as_str()
-        )),
+    }
+}
+
+/// Why `infra.disk_slow` is refused on this host: a slow disk needs a block device
+/// whose every operation really waits (a device-mapper `delay` target under the data
+/// volume); a sleep in the service would not be a slow disk.
+fn disk_slow_refusal(report: &HostReport) -> String {
+    let finding = report.findings.iter().find(|f| f.name == "dm_delay");
+    match finding {
+        Some(f) if f.available => "infra.disk_slow is not implemented on the docker backend yet, although this host has the device-mapper delay target; use --backend sim".to_owned(),
+        Some(f) => format!(
+            "infra.disk_slow needs the device-mapper delay target under the service's data volume, which this host lacks ({}); use --backend sim",
+            f.detail
+        ),
+        None => "infra.disk_slow needs the device-mapper delay target under the service's data volume, and this host was not probed for it (see `otrashi doctor`); use --backend sim".to_owned(),
     }
 }
 
@@ -169,6 +189,12 @@ pub(super) enum Revert {
     Cpus(usize),
     /// Remove the stuck rollout's container, restore the capacity, record the rollback.
     Rollout(usize, String),
+    /// Run this command in service `i`'s container and wait for it.
+    Exec(usize, Vec<String>),
+    /// Undo rules in several containers' namespaces: (container, undo) each.
+    Callers(Vec<(String, Undo)>),
+    /// Recreate service `i` with its previous environment, recorded as a config change.
+    EnvRollback(usize),
     /// Nothing to do (it ends by itself, or with the container).
     Nothing,
 }
@@ -257,6 +283,12 @@ impl DockerEnv {
     pub(super) async fn inject(&mut self, n: usize) -> Result<(), BackendError> {
         use FaultKind as K;
         let f = self.incident.faults[n].clone();
+        match f.kind {
+            K::DiskFull => return self.inject_disk_full(n).await,
+            K::DnsFailure => return self.inject_dns_failure(n).await,
+            K::BadEnvConfig => return self.inject_bad_env(n).await,
+            _ => {}
+        }
         let i = self.index(&f.target)?;
         let (container, pid) = (self.live[i].name.clone(), self.live[i].pid.unwrap_or(0));
         let tag = format!("otrashi:{}", self.episode);
@@ -706,9 +738,10 @@ impl DockerEnv {
         }
     }
 
-    /// Plays red herring `n`: a harmless deploy (a real rollout of the same code), or a
-    /// CPU-hungry neighbour (a burner at 40% of a core for 30 scenario seconds). Flapping
-    /// alerts and benign errors are not modelled on Docker.
+    /// Plays red herring `n`: a harmless deploy (a real rollout of the same code), a
+    /// CPU-hungry neighbour (a burner at 40% of a core for 30 scenario seconds), or a
+    /// client sending malformed tokens (see `benign_errors`). A flapping alert comes on
+    /// schedule (see `flap`).
     pub(super) async fn herring(&mut self, n: usize) -> Result<(), BackendError> {
         use otrashi_scenarios::model::RedHerringKind as R;
         let h = self.incident.red_herrings[n].clone();
@@ -726,7 +759,11 @@ impl DockerEnv {
                 let secs = self.scale.wall(30_000).as_secs_f64();
                 self.burn(i, 1, 40.0, secs).await
             }
-            R::FlappingAlert | R::BenignErrors => Ok(()),
+            R::BenignErrors => {
+                self.benign_errors(i);
+                Ok(())
+            }
+            R::FlappingAlert => Ok(()),
         }
     }
 
@@ -788,6 +825,29 @@ impl DockerEnv {
                     .map_err(|e| run_err(&format!("removing {next}"), e))?;
                 let cores = self.live[i].base.cpus.unwrap_or(1.0);
                 self.update_cpus(i, cores).await?;
+            }
+            Revert::Exec(i, cmd) => self.exec_wait(i, cmd).await?,
+            Revert::Callers(undos) => {
+                for (caller, u) in &undos {
+                    undo(u).await.map_err(|m| run_err(&m, NoSource))?;
+                    self.journal(Step::RevertDone, &f, caller, u)?;
+                }
+                return Ok(());
+            }
+            Revert::EnvRollback(i) => {
+                let spec = self.live[i].base.clone();
+                let from = self.live[i].spec.env.clone();
+                self.record_env_change(i, &f.id, &from, &spec.env, true);
+                self.event(
+                    i,
+                    EventType::Normal,
+                    "ConfigChanged",
+                    format!(
+                        "deployment/{}: configuration reverted to previous revision",
+                        f.target
+                    ),
+                );
+                self.recreate(i, spec, true).await?;
             }
             Revert::Nothing => {}
         }
@@ -985,4 +1045,498 @@ fn diff_for(kind: Option<FaultKind>, svc: &str, rollback: bool) -> (String, Stri
         title.to_owned()
     };
     (title, diff)
+}
+
+/// The workload binary inside every container.
+const WORKLOAD: &str = "/usr/local/bin/otrashi-workload";
+
+/// A DNS query name in wire format, as iptables' `--hex-string` takes it
+/// (`users-db` → `|08|users-db|00|`).
+pub(super) fn dns_qname_pattern(name: &str) -> String {
+    let mut out = String::new();
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        out.push_str(&format!("|{:02x}|{label}", label.len()));
+    }
+    out.push_str("|00|");
+    out
+}
+
+/// The iptables rules (arguments after `-A`/`-D`, filter table) that refuse a
+/// container's lookups of `name` at Docker's embedded DNS with probability `share`:
+/// UDP answered by an ICMP port-unreachable, TCP by a reset. Docker DNATs
+/// 127.0.0.11:53 to a random port in the container's nat table, so the filter rules
+/// match the original destination through conntrack.
+pub(super) fn dns_reject_rules(name: &str, share: f64, tag: &str) -> Vec<Vec<String>> {
+    let pattern = dns_qname_pattern(name);
+    ["udp", "tcp"]
+        .iter()
+        .map(|proto| {
+            let mut r: Vec<String> = [
+                "OUTPUT",
+                "-p",
+                proto,
+                "-m",
+                "conntrack",
+                "--ctorigdst",
+                "127.0.0.11",
+                "--ctorigdstport",
+                "53",
+                "-m",
+                "string",
+                "--algo",
+                "bm",
+                "--hex-string",
+                &pattern,
+            ]
+            .iter()
+            .map(|x| (*x).to_owned())
+            .collect();
+            if share < 1.0 {
+                r.extend(
+                    [
+                        "-m",
+                        "statistic",
+                        "--mode",
+                        "random",
+                        "--probability",
+                        &format!("{:.3}", share.clamp(0.001, 1.0)),
+                    ]
+                    .iter()
+                    .map(|x| (*x).to_owned()),
+                );
+            }
+            r.extend(
+                [
+                    "-m",
+                    "comment",
+                    "--comment",
+                    tag,
+                    "-j",
+                    "REJECT",
+                    "--reject-with",
+                ]
+                .iter()
+                .map(|x| (*x).to_owned()),
+            );
+            r.push(
+                if *proto == "udp" {
+                    "icmp-port-unreachable"
+                } else {
+                    "tcp-reset"
+                }
+                .to_owned(),
+            );
+            r
+        })
+        .collect()
+}
+
+/// The bytes `infra.disk_full` leaves free on a volume of `size` bytes. At 99 % and
+/// above nothing is left, as the simulator fails writes from 99 % on.
+pub(super) fn disk_full_leave(size: u64, fill_pct: f64) -> u64 {
+    if fill_pct >= 99.0 {
+        0
+    } else {
+        (size as f64 * (100.0 - fill_pct.clamp(0.0, 100.0)) / 100.0) as u64
+    }
+}
+
+/// A unified diff of two environments, as a manifest change shows it (only the
+/// entries that differ, sorted by name).
+pub(super) fn env_diff(svc: &str, from: &[String], to: &[String]) -> String {
+    let path = format!("deploy/{svc}/deployment.yaml");
+    let mut removed: Vec<&String> = from.iter().filter(|e| !to.contains(e)).collect();
+    let mut added: Vec<&String> = to.iter().filter(|e| !from.contains(e)).collect();
+    removed.sort();
+    added.sort();
+    let line = |sign: char, e: &str| {
+        let (k, v) = e.split_once('=').unwrap_or((e, ""));
+        format!("{sign}          - name: {k}\n{sign}            value: \"{v}\"\n")
+    };
+    let mut diff = format!(
+        "diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -31,{} +31,{} @@ spec:\n           env:\n",
+        1 + 2 * removed.len(),
+        1 + 2 * added.len()
+    );
+    for e in removed {
+        diff.push_str(&line('-', e));
+    }
+    for e in added {
+        diff.push_str(&line('+', e));
+    }
+    diff
+}
+
+impl DockerEnv {
+    /// `infra.disk_full`: fills the target's data volume for real; the service's
+    /// writes then fail with `No space left on device`.
+    async fn inject_disk_full(&mut self, n: usize) -> Result<(), BackendError> {
+        let f = self.incident.faults[n].clone();
+        let i = self.index(&f.target)?;
+        let container = self.live[i].name.clone();
+        let leave = disk_full_leave(super::plan::DATA_DISK_BYTES, f.param("fill_pct"));
+        // The volume goes with the container: removing it undoes this.
+        let undo = Undo::Containers;
+        self.journal(Step::InjectBegin, &f, &container, &undo)?;
+        let dir = super::plan::DATA_DIR.to_owned();
+        let cmd = vec![
+            WORKLOAD.to_owned(),
+            "fill".to_owned(),
+            dir.clone(),
+            "--leave".to_owned(),
+            leave.to_string(),
+        ];
+        self.exec_wait(i, cmd).await?;
+        let revert = Revert::Exec(
+            i,
+            vec![
+                WORKLOAD.to_owned(),
+                "fill".to_owned(),
+                dir,
+                "--remove".to_owned(),
+            ],
+        );
+        self.journal(Step::InjectDone, &f, &container, &undo)?;
+        self.active.push((n, revert, undo));
+        Ok(())
+    }
+
+    /// `infra.dns_failure`: the target's name stops resolving for its callers (their
+    /// lookups are refused in their own network namespaces); the target stays healthy.
+    async fn inject_dns_failure(&mut self, n: usize) -> Result<(), BackendError> {
+        let f = self.incident.faults[n].clone();
+        let i = self.index(&f.target)?;
+        let tag = format!("otrashi:{}", self.episode);
+        let callers: Vec<usize> = self
+            .incident
+            .topology
+            .services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.calls.contains(&f.target))
+            .map(|(c, _)| c)
+            .collect();
+        let share = (f.param("failure_pct") / 100.0).clamp(0.001, 1.0);
+        let rules = dns_reject_rules(&f.target, share, &tag);
+        let mut undos = Vec::new();
+        for c in callers {
+            let (container, Some(pid)) = (self.live[c].name.clone(), self.live[c].pid) else {
+                continue;
+            };
+            let undo = Undo::IptablesRules {
+                pid,
+                rules: rules.clone(),
+            };
+            self.journal(Step::InjectBegin, &f, &container, &undo)?;
+            undos.push((container.clone(), undo.clone()));
+            // Tracked before the rules go in, so a failure half-way is reverted too.
+            match self.active.iter_mut().find(|(k, _, _)| *k == n) {
+                Some((_, Revert::Callers(list), _)) => list.push((container.clone(), undo.clone())),
+                _ => self.active.push((
+                    n,
+                    Revert::Callers(vec![(container.clone(), undo.clone())]),
+                    Undo::Containers,
+                )),
+            }
+            for rule in &rules {
+                let mut args = vec!["-A".to_owned()];
+                args.extend(rule.iter().cloned());
+                nsenter(pid, "iptables", &args)
+                    .await
+                    .map_err(|m| run_err(&m, NoSource))?;
+            }
+            self.journal(Step::InjectDone, &f, &container, &undo)?;
+        }
+        if f.via == Via::Config {
+            self.event(
+                i,
+                EventType::Normal,
+                "ConfigChanged",
+                format!(
+                    "configmap/coredns: Corefile updated (stanza for {}.svc.cluster.local)",
+                    f.target
+                ),
+            );
+        }
+        if undos.is_empty() {
+            // No caller runs: nothing resolves the name, and nothing is to revert.
+            self.active
+                .push((n, Revert::Callers(undos), Undo::Containers));
+        }
+        Ok(())
+    }
+
+    /// `orchestration.bad_env_config`: the target is recreated with a timeout setting
+    /// that has no unit, used by `error_pct` % of its requests, which fail with
+    /// `invalid configuration`; recorded as a config change with its diff.
+    async fn inject_bad_env(&mut self, n: usize) -> Result<(), BackendError> {
+        let f = self.incident.faults[n].clone();
+        let i = self.index(&f.target)?;
+        let container = self.live[i].name.clone();
+        let undo = Undo::Containers;
+        self.journal(Step::InjectBegin, &f, &container, &undo)?;
+        let key = super::plan::setting_key(&f.target);
+        let mut spec = self.live[i].base.clone();
+        set_env(&mut spec.env, &key, "5");
+        let pct = f.param("error_pct").clamp(1.0, 100.0).round();
+        if pct < 100.0 {
+            set_env(
+                &mut spec.env,
+                &format!("{key}_ROLLOUT_PCT"),
+                &format!("{pct}"),
+            );
+        }
+        let from = self.live[i].spec.env.clone();
+        self.record_env_change(i, &f.id, &from, &spec.env, false);
+        self.event(
+            i,
+            EventType::Normal,
+            "ConfigChanged",
+            format!("deployment/{}: env {key} changed", f.target),
+        );
+        self.recreate(i, spec, true).await?;
+        self.journal(Step::InjectDone, &f, &container, &undo)?;
+        self.active.push((n, Revert::EnvRollback(i), undo));
+        Ok(())
+    }
+
+    /// Records a change of service `i`'s environment as a config rollout (same
+    /// version, new revision) with the diff of the two environments.
+    fn record_env_change(
+        &mut self,
+        i: usize,
+        key: &str,
+        from: &[String],
+        to: &[String],
+        rollback: bool,
+    ) {
+        let h = stable_hash(format!("{}/{key}/env/{rollback}", self.episode).as_bytes());
+        let commit = format!(
+            "{h:016x}{:016x}{:08x}",
+            h.rotate_left(17) ^ 0x27d4_eb2d,
+            (h >> 9) as u32
+        );
+        let svc = self.services[i].clone();
+        let setting = super::plan::setting_key(&svc);
+        let title = if rollback {
+            format!("Revert \"Tune {setting} for {svc}\"")
+        } else {
+            format!("Tune {setting} for {svc}")
+        };
+        let t_ms = self.now_ms();
+        self.deploys.push(Deploy {
+            id: format!("deploy-{}", &commit[..7]),
+            t_ms,
+            service: i as u16,
+            from_version: "v1.4.2".to_owned(),
+            to_version: "v1.4.2".to_owned(),
+            commit,
+            author: ["maria.keller", "j.okafor", "priya.raman", "li.wei"][(h % 4) as usize]
+                .to_owned(),
+            title,
+            diff: env_diff(&svc, from, to),
+        });
+    }
+
+    /// Runs `cmd` inside service `i`'s container and waits for it; a non-zero exit
+    /// is an error carrying its output.
+    async fn exec_wait(&self, i: usize, cmd: Vec<String>) -> Result<(), BackendError> {
+        use bollard::exec::StartExecResults;
+        use futures_util::StreamExt;
+        let container = &self.live[i].name;
+        let what = cmd.join(" ");
+        let docker = self.engine.docker();
+        let exec = docker
+            .create_exec(
+                &self.live[i].id,
+                ExecConfig {
+                    cmd: Some(cmd),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| run_err(&format!("docker exec in {container}"), e))?;
+        let started = docker
+            .start_exec(&exec.id, None::<bollard::exec::StartExecOptions>)
+            .await
+            .map_err(|e| run_err(&format!("docker exec start in {container}"), e))?;
+        let mut text = String::new();
+        if let StartExecResults::Attached { mut output, .. } = started {
+            while let Some(Ok(chunk)) = output.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+        }
+        let inspect = docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| run_err(&format!("docker exec inspect in {container}"), e))?;
+        match inspect.exit_code {
+            Some(0) => Ok(()),
+            code => Err(run_err(
+                &format!(
+                    "`{what}` in {container} exited with {code:?}: {}",
+                    text.trim()
+                ),
+                NoSource,
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_rules_match_the_query_name_at_the_embedded_dns() {
+        assert_eq!(dns_qname_pattern("users-db"), "|08|users-db|00|");
+        assert_eq!(dns_qname_pattern("a.bc"), "|01|a|02|bc|00|");
+        let rules = dns_reject_rules("api", 1.0, "otrashi:ep");
+        assert_eq!(rules.len(), 2);
+        let udp = rules[0].join(" ");
+        assert!(
+            udp.starts_with("OUTPUT -p udp -m conntrack --ctorigdst 127.0.0.11 --ctorigdstport 53"),
+            "{udp}"
+        );
+        assert!(udp.contains("--hex-string |03|api|00|"), "{udp}");
+        assert!(!udp.contains("statistic"), "{udp}");
+        assert!(
+            udp.ends_with("-j REJECT --reject-with icmp-port-unreachable"),
+            "{udp}"
+        );
+        assert!(rules[1].join(" ").ends_with("--reject-with tcp-reset"));
+        let half = dns_reject_rules("api", 0.5, "otrashi:ep")[0].join(" ");
+        assert!(half.contains("--probability 0.500"), "{half}");
+    }
+
+    #[test]
+    fn disk_full_leaves_room_below_the_simulators_failure_threshold() {
+        let size = 64 << 20;
+        assert_eq!(disk_full_leave(size, 100.0), 0);
+        assert_eq!(disk_full_leave(size, 99.0), 0);
+        assert_eq!(disk_full_leave(size, 90.0), (size as f64 * 0.1) as u64);
+    }
+
+    #[test]
+    fn env_diff_shows_only_the_changed_settings() {
+        let from = vec!["A=1".to_owned(), "CART_UPSTREAM_TIMEOUT=1000ms".to_owned()];
+        let to = vec![
+            "A=1".to_owned(),
+            "CART_UPSTREAM_TIMEOUT=5".to_owned(),
+            "CART_UPSTREAM_TIMEOUT_ROLLOUT_PCT=40".to_owned(),
+        ];
+        let d = env_diff("cart", &from, &to);
+        assert!(d.contains("-            value: \"1000ms\""), "{d}");
+        assert!(d.contains("+            value: \"5\""), "{d}");
+        assert!(
+            d.contains("+          - name: CART_UPSTREAM_TIMEOUT_ROLLOUT_PCT"),
+            "{d}"
+        );
+        assert!(!d.contains("name: A\n"), "{d}");
+        assert!(d.contains("@@ -31,3 +31,5 @@"), "{d}");
+    }
+
+    #[test]
+    fn disk_slow_is_refused_with_the_probes_reason() {
+        let report = HostReport {
+            findings: vec![otrashi_docker::Finding {
+                name: "dm_delay",
+                available: false,
+                detail: "/dev/mapper/control is missing".to_owned(),
+                explanation: "",
+            }],
+        };
+        let why = support(FaultKind::DiskSlow, &report).unwrap_err();
+        assert!(why.contains("/dev/mapper/control is missing"), "{why}");
+        assert!(support(FaultKind::DiskFull, &report).is_ok());
+        assert!(support(FaultKind::BadEnvConfig, &report).is_ok());
+        assert!(support(FaultKind::DnsFailure, &report).is_err());
+    }
+}
+
+/// How long a red herring lasts, scenario ms (the simulator's 150 s).
+pub(super) const HERRING_MS: u64 = 150_000;
+/// A flapping health check's period and slow phase, scenario ms (the simulator's).
+pub(super) const FLAP_EVERY_MS: u64 = 60_000;
+/// See [`FLAP_EVERY_MS`].
+pub(super) const FLAP_SLOW_MS: u64 = 25_000;
+
+impl DockerEnv {
+    /// The `benign_errors` red herring: a client sends requests with a malformed bearer
+    /// token straight to service `i` (about 12% of the load, at least one a second)
+    /// for [`HERRING_MS`]; the service rejects them with 401 and logs each as an error.
+    /// The sender stops by itself at the herring's or the episode's end.
+    fn benign_errors(&self, i: usize) {
+        let Some(port) = self.live[i].port else {
+            return;
+        };
+        let end = self.incident.timeline.end().as_millis();
+        let left = end.saturating_sub(self.now_ms()).min(HERRING_MS);
+        let until = tokio::time::Instant::now() + self.scale.wall(left);
+        let every = Duration::from_secs_f64(1.0 / (self.rps * 0.12).max(1.0));
+        tokio::spawn(async move {
+            let mut n: u32 = 0;
+            while tokio::time::Instant::now() < until {
+                let client = format!("203.0.113.{}", 10 + n % 200);
+                let _ = http::request(
+                    port,
+                    "GET",
+                    "/",
+                    &[
+                        ("Authorization", "Bearer not-a-token"),
+                        ("X-Forwarded-For", &client),
+                    ],
+                    "",
+                    Duration::from_secs(1),
+                )
+                .await;
+                n = n.wrapping_add(1);
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+
+    /// One edge of the `flapping_alert` red herring `n`: the health check of its
+    /// service gets slow (`slow`) or fast again, and the gym's readiness probe (200 ms
+    /// deadline, as a kubelet's) reports what it really sees. A herring never fails
+    /// the episode: a service that cannot be reached is left alone.
+    pub(super) async fn flap(&mut self, n: usize, slow: bool) -> Result<(), BackendError> {
+        let h = self.incident.red_herrings[n].clone();
+        let Ok(i) = self.index(&h.target) else {
+            return Ok(());
+        };
+        let actions = if slow { "return(300)" } else { "off" };
+        if self
+            .admin(i, workload_failpoint::HEALTHZ_SLOW, actions)
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+        let Some(port) = self.live[i].port else {
+            return Ok(());
+        };
+        let probe = http::get(port, "/healthz", Duration::from_millis(200)).await;
+        if slow && probe.is_err() {
+            self.event(
+                i,
+                EventType::Warning,
+                "Unhealthy",
+                format!(
+                    "Readiness probe failed: Get \"http://{}:{}/healthz\": context deadline exceeded",
+                    h.target,
+                    otrashi_docker::image::WORKLOAD_PORT
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Failpoint names of the workload the gym switches outside fault kinds.
+mod workload_failpoint {
+    /// `/healthz` waits on a slow dependency check (the workload's `healthz_slow`).
+    pub const HEALTHZ_SLOW: &str = "healthz_slow";
 }

@@ -20,6 +20,17 @@ pub const PID_LABEL: &str = "otrashi.pid";
 /// from this host).
 pub const ADMIN_TOKEN: &str = "otrashi-gym";
 
+/// Where every workload container has its data volume: a size-limited tmpfs that
+/// `infra.disk_full` really fills (real datastores keep their files here too).
+pub const DATA_DIR: &str = "/data";
+/// Size of the data volume, bytes.
+pub const DATA_DISK_BYTES: u64 = 64 << 20;
+/// Pooled connections are re-dialled, so names are resolved again, after this long
+/// (wall ms; scenarios run compressed, so this is minutes in scenario time).
+pub const CONN_MAX_AGE_MS: u64 = 2_000;
+/// The good value of a service's `<SERVICE>_UPSTREAM_TIMEOUT` (its call timeout).
+pub const UPSTREAM_TIMEOUT: &str = "1000ms";
+
 /// How a scenario is fitted onto a Docker host.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scale {
@@ -106,7 +117,19 @@ pub fn env(incident: &Incident, svc: &Service) -> Vec<String> {
         format!("OTRASHI_POOL_SIZE={}", svc.pool_size.clamp(2, 64)),
         "OTRASHI_CALL_TIMEOUT_MS=1000".to_owned(),
         format!("OTRASHI_ADMIN_TOKEN={ADMIN_TOKEN}"),
+        // The data volume, connection lifetime and the service's own timeout setting
+        // (what disk_full, dns_failure and bad_env_config act on).
+        format!("OTRASHI_DATA_DIR={DATA_DIR}"),
+        format!("OTRASHI_CONN_MAX_AGE_MS={CONN_MAX_AGE_MS}"),
+        format!("{}={UPSTREAM_TIMEOUT}", setting_key(&svc.name)),
     ]
+}
+
+/// The environment variable holding a service's upstream timeout: the one the
+/// simulator's `bad_env_config` names, and the workload reads under the same name
+/// (`cart-api` → `CART_API_UPSTREAM_TIMEOUT`).
+pub fn setting_key(service: &str) -> String {
+    crate::sim::effects::env_key(service)
 }
 
 /// The container of a service (one per service: replicas are not modelled on Docker).
@@ -139,5 +162,48 @@ pub fn container(
             ],
             Duration::from_secs(4),
         )),
+        tmpfs: vec![(DATA_DIR.to_owned(), DATA_DISK_BYTES)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_container_gets_a_data_volume_and_its_own_timeout_setting() {
+        let yaml = "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {name: plan}
+topology:
+  name: mini
+  entry: web
+  services:
+    web: {kind: web, calls: [orders-db]}
+    orders-db: {kind: database}
+load: {rps: 10, pattern: steady}
+timeline: {warmup: 2s, duration: 10s}
+faults:
+  - {id: f, kind: infra.disk_full, target: orders-db, at: 4s}
+";
+        let sc = otrashi_scenarios::parse::parse_str(yaml, "plan").unwrap();
+        let incident = otrashi_scenarios::incident::sample(&sc, 1).unwrap();
+        let db = incident.topology.service("orders-db").unwrap();
+        let spec = container(&incident, db, "ep", "img", "net");
+        assert_eq!(spec.tmpfs, vec![(DATA_DIR.to_owned(), DATA_DISK_BYTES)]);
+        assert_eq!(DATA_DIR, "/data");
+        for entry in [
+            "OTRASHI_DATA_DIR=/data".to_owned(),
+            format!("OTRASHI_CONN_MAX_AGE_MS={CONN_MAX_AGE_MS}"),
+            "ORDERS_DB_UPSTREAM_TIMEOUT=1000ms".to_owned(),
+        ] {
+            assert!(
+                spec.env.contains(&entry),
+                "{entry} missing from {:?}",
+                spec.env
+            );
+        }
+        // The key the simulator's bad_env_config names.
+        assert_eq!(setting_key("orders-db"), "ORDERS_DB_UPSTREAM_TIMEOUT");
     }
 }

@@ -18,7 +18,7 @@ mod alert;
 mod bench;
 mod diffs;
 mod dist;
-mod effects;
+pub(crate) mod effects;
 mod engine;
 mod logs;
 mod metrics;
