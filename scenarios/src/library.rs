@@ -51,12 +51,13 @@ macro_rules! bundled {
 static TOPOLOGIES: [BundledTopology; 3] =
     [topology!("chain"), topology!("shop"), topology!("platform")];
 
-static SCENARIOS: [BundledScenario; 31] = [
+static SCENARIOS: [BundledScenario; 32] = [
     bundled!("chain-any-slow-handler"),
     bundled!("chain-api-crash-loop"),
     bundled!("chain-api-error-injection"),
     bundled!("chain-db-disk-full"),
     bundled!("chain-db-network-delay"),
+    bundled!("chain-db-slow-query"),
     bundled!("chain-hot-loop"),
     bundled!("ingest-worker-panic-crash"),
     bundled!("platform-bandwidth-limit"),
