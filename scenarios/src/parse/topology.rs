@@ -211,7 +211,7 @@ fn service<'n>(
                 d.error_hint(
                     n.pos,
                     format!(
-                        "`engine: {}` cannot play `{name}`, a `{}` service",
+                        "`engine: {}` cannot play `{name}` (kind `{}`)",
                         e.as_str(),
                         kind.as_str()
                     ),
