@@ -4,10 +4,20 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError, Kind};
+use crate::config::{Config, ConfigError, Kind, Protocol};
 use crate::log::Logger;
 use crate::metrics::{Metrics, PeerLabels};
 use crate::pool::Pool;
+use crate::resp::RespPool;
+
+/// How a downstream is reached.
+#[derive(Debug)]
+pub enum Transport {
+    /// Another workload, over HTTP/1.1.
+    Http(Arc<Pool>),
+    /// A real Redis, over RESP.
+    Redis(Arc<RespPool>),
+}
 
 /// A downstream with its pool.
 #[derive(Debug)]
@@ -19,7 +29,7 @@ pub struct Peer {
     /// Request path.
     pub path: String,
     /// Bounded connections to it.
-    pub pool: Arc<Pool>,
+    pub transport: Transport,
 }
 
 /// Everything a request handler needs.
@@ -35,6 +45,8 @@ pub struct Service {
     pub peers: Vec<Peer>,
     /// Lookups served, for a cache's even spread of hits.
     pub(crate) cache_lookups: AtomicU64,
+    /// Requests handled, for the spread of keys on a real Redis downstream.
+    pub(crate) key_counter: AtomicU64,
 }
 
 impl Service {
@@ -63,7 +75,20 @@ impl Service {
                 name: d.name.clone(),
                 kind: d.kind,
                 path: endpoint.path,
-                pool: Pool::new(&d.name, &endpoint.authority, config.pool_size, in_use),
+                transport: match endpoint.protocol {
+                    Protocol::Http => Transport::Http(Pool::new(
+                        &d.name,
+                        &endpoint.authority,
+                        config.pool_size,
+                        in_use,
+                    )),
+                    Protocol::Redis => Transport::Redis(RespPool::new(
+                        &d.name,
+                        &endpoint.authority,
+                        config.pool_size,
+                        in_use,
+                    )),
+                },
             });
         }
         Ok(Arc::new(Service {
@@ -72,6 +97,7 @@ impl Service {
             metrics,
             peers,
             cache_lookups: AtomicU64::new(0),
+            key_counter: AtomicU64::new(0),
         }))
     }
 }
