@@ -130,7 +130,7 @@ pub fn images(cmd: &ImagesCommand) -> anyhow::Result<ExitCode> {
                     if built.cached { "cached" } else { "built" },
                     built.elapsed.as_secs_f64()
                 );
-                match otrashi_docker::build_redis_image(&engine, |_| {}).await {
+                match otrashi_docker::build_redis_image(&engine, &binary, |_| {}).await {
                     Ok(r) => outln!(
                         "{} {} ({:.1}s)",
                         r.tag,

@@ -20,6 +20,16 @@
 //! | orchestration.misrouted_port | iptables REJECT of callers at the target's port, plus a config-change event | delete the rule |
 //! | orchestration.dependency_removed | the container is removed (its DNS name stops resolving) | recreated as before |
 //! | code.* | failpoints, shipped by a deploy (recreate with `OTRASHI_FAILPOINTS`) or switched by the admin endpoint | rollback deploy / switch off |
+//!
+//! A fault on a service acts on every replica of it (the service is the unit of the
+//! ground truth: a config change, a deploy, a network rule reach all its containers),
+//! except the kinds about one instance ([`single_instance`]): `infra.process_freeze`
+//! freezes one process, replica 0.
+//!
+//! A service played by a real datastore (`engine: redis`) runs no workload code, so the
+//! kinds that need the workload's failpoints, admin endpoint or start-up configuration
+//! ([`needs_workload`]) cannot target it; the others work on it as on any container
+//! (the Redis image carries the workload binary for the tools they exec).
 
 use std::time::Duration;
 
@@ -84,6 +94,24 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
             kind.as_str()
         )),
     }
+}
+
+/// Whether a fault of `kind` needs the workload binary as the target's main process:
+/// its failpoints (code faults), its admin endpoint, or a start-up configuration it
+/// refuses or outgrows (`crash_loop`, `oom_kill`, `failed_deploy`, `bad_env_config`).
+pub fn needs_workload(kind: FaultKind) -> bool {
+    use FaultKind as K;
+    kind.level() == otrashi_scenarios::Level::Code
+        || matches!(
+            kind,
+            K::CrashLoop | K::OomKill | K::FailedDeploy | K::BadEnvConfig
+        )
+}
+
+/// Whether a fault of `kind` is about one instance of a service (it then acts on
+/// replica 0 only); every other kind acts on all replicas.
+pub fn single_instance(kind: FaultKind) -> bool {
+    matches!(kind, FaultKind::ProcessFreeze)
 }
 
 /// Runs a program in the network namespace of host PID `pid`.
@@ -252,11 +280,25 @@ impl DockerEnv {
         }
     }
 
-    /// Injects fault `n` of the incident.
+    /// Injects fault `n` of the incident on every replica of its target (one, for the
+    /// [`single_instance`] kinds).
     pub(super) async fn inject(&mut self, n: usize) -> Result<(), BackendError> {
+        let f = &self.incident.faults[n];
+        let mut replicas = self.replicas_of(&f.target)?;
+        if single_instance(f.kind) {
+            replicas.truncate(1);
+        }
+        for i in replicas {
+            self.inject_one(n, i).await?;
+        }
+        Ok(())
+    }
+
+    /// Injects fault `n` on container `i`.
+    async fn inject_one(&mut self, n: usize, i: usize) -> Result<(), BackendError> {
         use FaultKind as K;
         let f = self.incident.faults[n].clone();
-        let i = self.index(&f.target)?;
+        let service_port = self.port_in_container(i).to_string();
         let (container, pid) = (self.live[i].name.clone(), self.live[i].pid.unwrap_or(0));
         let tag = format!("otrashi:{}", self.episode);
         let s = |x: &str| x.to_owned();
@@ -305,7 +347,7 @@ impl DockerEnv {
                     s("-p"),
                     s("tcp"),
                     s("--dport"),
-                    otrashi_docker::image::WORKLOAD_PORT.to_string(),
+                    service_port.clone(),
                     s("!"),
                     s("-s"),
                     self.gateway.clone(),
@@ -321,7 +363,7 @@ impl DockerEnv {
             },
             K::BandwidthLimit => Undo::Qdisc { pid },
             K::NetworkDelay => {
-                let port = otrashi_docker::image::WORKLOAD_PORT.to_string();
+                let port = service_port.clone();
                 let from = |extra: &[&str], target: &[&str]| {
                     let mut r: Vec<String> = extra.iter().map(|x| s(x)).collect();
                     r.extend(
@@ -412,7 +454,7 @@ impl DockerEnv {
                     s("/usr/local/bin/otrashi-workload"),
                     s("delay-proxy"),
                     DELAY_PROXY_PORT.to_string(),
-                    otrashi_docker::image::WORKLOAD_PORT.to_string(),
+                    service_port.clone(),
                     format!("{:.0}", f.param("delay_ms").clamp(1.0, 5000.0)),
                     format!("{:.0}", f.param("jitter_ms").clamp(0.0, 1000.0)),
                     format!("{secs:.1}"),
@@ -640,46 +682,48 @@ impl DockerEnv {
             return Ok(());
         }
         let f = self.incident.faults[n].clone();
-        let i = self.index(&f.target)?;
-        self.refresh(i).await?;
-        let Some(pid) = self.live[i].pid else {
-            return Ok(());
-        };
-        self.event(
-            i,
-            EventType::Warning,
-            "Unhealthy",
-            format!(
-                "Liveness probe failed: Get \"http://{}:8081/healthz\": dial tcp: connect: connection refused",
-                f.target
-            ),
-        );
-        self.event(
-            i,
-            EventType::Normal,
-            "Killing",
-            format!(
-                "Container {} failed liveness probe, will be restarted",
-                f.target
-            ),
-        );
-        self.stopped
-            .push((self.live[i].id.clone(), super::env::unix_ms_now()));
-        let out = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .output()
-            .await;
-        match out {
-            Ok(o) if o.status.success() => Ok(()),
-            Ok(o) => Err(run_err(
-                &format!(
-                    "kill -KILL {pid}: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
+        for i in self.replicas_of(&f.target)? {
+            self.refresh(i).await?;
+            let Some(pid) = self.live[i].pid else {
+                continue;
+            };
+            let name = self.live[i].name.clone();
+            self.event(
+                i,
+                EventType::Warning,
+                "Unhealthy",
+                format!(
+                    "Liveness probe of {name} failed: Get \"http://{}:8081/healthz\": dial tcp: connect: connection refused",
+                    f.target
                 ),
-                NoSource,
-            )),
-            Err(e) => Err(run_err("cannot run kill", e)),
+            );
+            self.event(
+                i,
+                EventType::Normal,
+                "Killing",
+                format!("Container {name} failed liveness probe, will be restarted"),
+            );
+            self.stopped
+                .push((self.live[i].id.clone(), super::env::unix_ms_now()));
+            let out = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .output()
+                .await;
+            match out {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => {
+                    return Err(run_err(
+                        &format!(
+                            "kill -KILL {pid}: {}",
+                            String::from_utf8_lossy(&o.stderr).trim()
+                        ),
+                        NoSource,
+                    ))
+                }
+                Err(e) => return Err(run_err("cannot run kill", e)),
+            }
         }
+        Ok(())
     }
 
     /// Plays red herring `n`: a harmless deploy (a real rollout of the same code), or a
@@ -688,17 +732,28 @@ impl DockerEnv {
     pub(super) async fn herring(&mut self, n: usize) -> Result<(), BackendError> {
         use otrashi_scenarios::model::RedHerringKind as R;
         let h = self.incident.red_herrings[n].clone();
-        let Ok(i) = self.index(&h.target) else {
+        let Ok(replicas) = self.replicas_of(&h.target) else {
             return Ok(());
         };
         match h.kind {
             R::UnrelatedDeploy => {
-                self.record_deploy(i, None, &format!("herring-{n}"), false);
-                let mut spec = self.live[i].spec.clone();
-                set_env(&mut spec.env, "OTRASHI_RELEASE", "v1.4.3");
-                self.recreate(i, spec, true).await
+                // A rollout replaces every replica; a datastore server takes no deploys.
+                for i in replicas {
+                    if self.live[i].redis {
+                        continue;
+                    }
+                    self.record_deploy(i, None, &format!("herring-{n}"), false);
+                    let mut spec = self.live[i].spec.clone();
+                    set_env(&mut spec.env, "OTRASHI_RELEASE", "v1.4.3");
+                    self.recreate(i, spec, true).await?;
+                }
+                Ok(())
             }
             R::NoisyNeighbour => {
+                // A neighbour shares one host: one replica feels it.
+                let Some(&i) = replicas.first() else {
+                    return Ok(());
+                };
                 let secs = self.scale.wall(30_000).as_secs_f64();
                 self.burn(i, 1, 40.0, secs).await
             }
@@ -706,17 +761,36 @@ impl DockerEnv {
         }
     }
 
-    /// Reverts fault `n` if it is active; a fault never injected is a no-op.
+    /// Reverts fault `n` on every replica it is active on; a fault never injected is a
+    /// no-op. Keeps going past a failed replica and returns the first error.
     pub(super) async fn revert(&mut self, n: usize) -> Result<(), BackendError> {
-        let Some(pos) = self.active.iter().position(|(k, _, _)| *k == n) else {
-            return Ok(());
-        };
-        let (_, revert, undo_rec) = self.active.remove(pos);
+        let mut first = Ok(());
+        while let Some(pos) = self.active.iter().position(|(k, _, _)| *k == n) {
+            let (_, revert, undo_rec) = self.active.remove(pos);
+            let r = self.revert_one(n, revert, undo_rec).await;
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    async fn revert_one(
+        &mut self,
+        n: usize,
+        revert: Revert,
+        undo_rec: Undo,
+    ) -> Result<(), BackendError> {
         let f = self.incident.faults[n].clone();
-        let container = self
-            .index(&f.target)
-            .map(|i| self.live[i].name.clone())
-            .unwrap_or_default();
+        let container = match &revert {
+            Revert::Failpoint(i, _)
+            | Revert::Recreate(i, _)
+            | Revert::Unpause(i)
+            | Revert::Start(i)
+            | Revert::Cpus(i)
+            | Revert::Rollout(i, _) => self.live[*i].name.clone(),
+            Revert::Undo(_) | Revert::Nothing => f.target.clone(),
+        };
         match revert {
             Revert::Undo(u) => undo(&u).await.map_err(|m| run_err(&m, NoSource))?,
             Revert::Failpoint(i, name) => self.admin(i, name, "off").await?,
@@ -831,15 +905,34 @@ impl DockerEnv {
         Ok(())
     }
 
-    /// Records a deploy (or its rollback) of service `i` carrying fault `f`'s change.
+    /// The port callers reach container `i`'s service on.
+    fn port_in_container(&self, i: usize) -> u16 {
+        if self.live[i].redis {
+            otrashi_docker::image::REDIS_PORT
+        } else {
+            otrashi_docker::image::WORKLOAD_PORT
+        }
+    }
+
+    /// Records a deploy (or its rollback) of container `i`'s service carrying fault
+    /// `f`'s change; the rollout of its other replicas is the same deploy.
     fn record_deploy(&mut self, i: usize, kind: Option<FaultKind>, key: &str, rollback: bool) {
         let h = stable_hash(format!("{}/{key}/{rollback}", self.episode).as_bytes());
+        let service = self.live[i].service;
         let commit = format!(
             "{h:016x}{:016x}{:08x}",
             h.rotate_left(21) ^ 0x5bd1_e995,
             (h >> 7) as u32
         );
-        let svc = self.services[i].clone();
+        let svc = self.services[service].clone();
+        let id = format!("deploy-{}", &commit[..7]);
+        if self
+            .deploys
+            .iter()
+            .any(|d| d.id == id && usize::from(d.service) == service)
+        {
+            return;
+        }
         let (title, diff) = diff_for(kind, &svc, rollback);
         let (from, to) = if kind.is_none() {
             ("v1.4.2", "v1.4.3")
@@ -850,9 +943,9 @@ impl DockerEnv {
         };
         let t_ms = self.now_ms();
         self.deploys.push(Deploy {
-            id: format!("deploy-{}", &commit[..7]),
+            id,
             t_ms,
-            service: i as u16,
+            service: service as u16,
             from_version: from.to_owned(),
             to_version: to.to_owned(),
             commit,
