@@ -48,14 +48,18 @@ pub fn workload_context(binary: &Path) -> Result<BuildContext> {
     Ok(cx)
 }
 
-/// The context of a Redis image from the host's `redis-server` (no persistence: the
-/// gym's datastores are scratch state; `/data` is writable by anyone for Redis' own
-/// temporary files).
-pub fn redis_context(redis_server: &Path) -> Result<BuildContext> {
+/// The context of a Redis image from the host's `redis-server`, with the workload binary
+/// beside it at `/usr/local/bin/otrashi-workload` (its `redis-ping` is the health
+/// check, and the in-container tools faults exec — `hog`, `burn`, `delay-proxy` — work
+/// there as in any other service's container). Data lives in `/data` with the
+/// append-only file on (no RDB snapshots), so a full `/data` makes writes fail as on a
+/// real server; the run's `cmd` adds the memory limit and eviction policy.
+pub fn redis_context(redis_server: &Path, workload: &Path) -> Result<BuildContext> {
     let mut cx = BuildContext::new();
     // Debian installs redis-server as a symlink to redis-check-rdb and the program picks
     // its role from argv[0], so the copy must be named redis-server.
     cx.add_dynamic_binary(redis_server, "/usr/bin/redis-server")?
+        .add_dynamic_binary(workload, "/usr/local/bin/otrashi-workload")?
         .add_bytes("/etc/passwd", PASSWD, 0o644)
         .add_bytes("/etc/group", GROUP, 0o644)
         .add_dir("/data", 0o1777)
@@ -70,7 +74,9 @@ pub fn redis_context(redis_server: &Path) -> Result<BuildContext> {
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
             "--dir",
             "/data",
         ]);
@@ -185,16 +191,19 @@ pub async fn build_workload_image(
     build(engine, WORKLOAD_REPO, &context, progress).await
 }
 
-/// Builds (or finds) the Redis image from this host's `redis-server`.
+/// Builds (or finds) the Redis image from this host's `redis-server` and the workload
+/// binary at `workload`.
 pub async fn build_redis_image(
     engine: &Engine,
+    workload: &Path,
     progress: impl FnMut(BuildProgress<'_>),
 ) -> Result<BuiltImage> {
     let server = find_program("redis-server").ok_or_else(|| Error::NotInstalled {
         program: "redis-server".to_owned(),
         hint: "install it with `apt-get install -y redis-server`".to_owned(),
     })?;
-    let context = run_blocking(move || redis_context(&server)).await?;
+    let workload = workload.to_owned();
+    let context = run_blocking(move || redis_context(&server, &workload)).await?;
     build(engine, REDIS_REPO, &context, progress).await
 }
 

@@ -229,7 +229,10 @@ async fn docker_redis_image_from_host_packages_answers_ping() {
     }
     let cleanup = Cleanup::new("docker-redis");
     let ep = cleanup.episode.clone();
-    let built = build_redis_image(&engine, |_| {}).await.unwrap();
+    let binary = tokio::task::spawn_blocking(common::workload_binary)
+        .await
+        .unwrap();
+    let built = build_redis_image(&engine, &binary, |_| {}).await.unwrap();
     cleanup.repo(otrashi_docker::image::REDIS_REPO);
     eprintln!(
         "redis image {}: build {:.2?} (cached: {})",

@@ -40,6 +40,7 @@ fn svc(name: &str, kind: ServiceKind, runtime: Runtime, calls: &[&str]) -> Servi
         memory_mb: 512.0,
         latency_ms: 10.0,
         pool_size: 10,
+        engine: None,
     }
 }
 

@@ -40,6 +40,6 @@ pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use duration::Duration;
 pub use incident::{sample, ConcreteFault, ConcreteRedHerring, GroundTruth, Incident, TrueCause};
 pub use library::{BundledScenario, BundledTopology};
-pub use model::{Scenario, Service, ServiceKind, Topology};
+pub use model::{Engine, Scenario, Service, ServiceKind, Topology};
 pub use parse::{parse_bytes, parse_file, parse_str, parse_topology_str};
 pub use schema::scenario_schema;

@@ -57,6 +57,7 @@ static SCENARIOS: &[BundledScenario] = &[
     bundled!("chain-api-error-injection"),
     bundled!("chain-db-disk-full"),
     bundled!("chain-db-network-delay"),
+    bundled!("chain-db-slow-query"),
     bundled!("chain-hot-loop"),
     bundled!("ingest-worker-panic-crash"),
     bundled!("platform-bandwidth-limit"),

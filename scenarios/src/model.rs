@@ -157,6 +157,35 @@ impl Runtime {
     }
 }
 
+/// The off-the-shelf server that plays a datastore service on container backends
+/// (`engine: redis`). The simulator models the service from its kind either way; the
+/// container backends run the real server instead of the workload binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// Redis (from the host's `redis-server` package), spoken to over RESP.
+    Redis,
+}
+
+impl Engine {
+    /// Every engine.
+    pub const ALL: [Engine; 1] = [Engine::Redis];
+
+    /// The name used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Redis => "redis",
+        }
+    }
+
+    /// Whether a service of `kind` may be played by this engine.
+    pub fn fits(self, kind: ServiceKind) -> bool {
+        match self {
+            Engine::Redis => matches!(kind, ServiceKind::Cache | ServiceKind::Database),
+        }
+    }
+}
+
 /// One service of a topology.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +209,10 @@ pub struct Service {
     pub latency_ms: f64,
     /// Size of its outbound connection pool per replica.
     pub pool_size: u32,
+    /// The real server that plays it on container backends (`None`: the workload
+    /// binary plays it, as on the simulator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
 }
 
 /// A service graph with an entry point.

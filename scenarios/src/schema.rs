@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::catalog::{FaultDef, Level, CATALOG};
 use crate::docs::num;
-use crate::model::{LoadPattern, RedHerringKind, Runtime, ServiceKind, API_VERSION};
+use crate::model::{Engine, LoadPattern, RedHerringKind, Runtime, ServiceKind, API_VERSION};
 
 /// Matches what [`crate::Duration`] reads: units `h`, `m`, `s`, `ms`, largest first,
 /// at least one. Written without lookahead, which not every schema validator supports.
@@ -168,7 +168,8 @@ fn service_schema() -> Value {
             "cpu": {"type": "number", "exclusiveMinimum": 0, "maximum": 64, "description": "CPU limit per replica, in cores."},
             "memory": {"anyOf": [{"type": "string", "pattern": r"^\d+(\.\d+)?(Ki|Mi|M|MB|Gi|G|GB)?$"}, {"type": "number", "exclusiveMinimum": 0}], "description": "Memory limit per replica: `512Mi`, `1Gi`, or a number of MB."},
             "latency_ms": {"type": "number", "exclusiveMinimum": 0, "description": "Median own time per request, excluding calls."},
-            "pool_size": {"type": "integer", "minimum": 0, "description": "Outbound connection pool size per replica."}
+            "pool_size": {"type": "integer", "minimum": 0, "description": "Outbound connection pool size per replica."},
+            "engine": {"enum": names(&Engine::ALL, Engine::as_str), "description": "The real server that plays this datastore on container backends (kinds cache and database only); the simulator ignores it."}
         }
     })
 }

@@ -753,3 +753,32 @@ fn too_many_services() {
     src.push_str("faults:\n  - {id: f, kind: hot_loop, target: s0, at: 90s}\n");
     diag_at(&src, 7, 5, "a topology has at most 500 services, found 501");
 }
+
+#[test]
+fn an_unknown_engine_gets_a_suggestion() {
+    let s = with(INLINE, 9, "    db: {kind: database, engine: rediss}");
+    let d = diag_at(&s, 9, col(&s, 9, "rediss"), "unknown engine `rediss`");
+    assert_eq!(hint(&d), "did you mean `redis`?");
+}
+
+#[test]
+fn an_engine_plays_only_datastores() {
+    let s = with(
+        INLINE,
+        8,
+        "    api: {kind: api, calls: [db], engine: redis}",
+    );
+    let d = diag_at(
+        &s,
+        8,
+        col(&s, 8, "redis}"),
+        "`engine: redis` cannot play `api` (kind `api`)",
+    );
+    assert!(hint(&d).contains("`cache` or `database`"), "{}", hint(&d));
+    let ok = with(INLINE, 9, "    db: {kind: database, engine: redis}");
+    let scenario = parse_str(&ok, "t.yaml").unwrap();
+    assert_eq!(
+        scenario.topology.service("db").unwrap().engine,
+        Some(otrashi_scenarios::Engine::Redis)
+    );
+}

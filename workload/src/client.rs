@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::log::{Level, Logger};
 use crate::metrics::Metrics;
 use crate::pool::{Pool, PoolError};
+use crate::resp::{RespError, RespPool, Value};
 
 /// Largest downstream response body read; the workload's own bodies are tiny.
 const MAX_BODY: usize = 1 << 20;
@@ -46,6 +47,9 @@ pub enum CallError {
         /// Its status code.
         status: u16,
     },
+    /// A command to a real Redis failed.
+    #[error(transparent)]
+    Resp(#[from] RespError),
 }
 
 impl CallError {
@@ -57,6 +61,15 @@ impl CallError {
             CallError::Pool(_) | CallError::Transport { .. } => "connect_error",
             CallError::Timeout { .. } => "timeout",
             CallError::Status { .. } => "error",
+            CallError::Resp(e) => match e {
+                RespError::AcquireTimeout { .. } => "pool_timeout",
+                RespError::ConnectTimeout { .. } | RespError::Timeout { .. } => "timeout",
+                RespError::Server { .. } => "error",
+                RespError::NoSuchHost { .. }
+                | RespError::Connect { .. }
+                | RespError::Io { .. }
+                | RespError::Protocol { .. } => "connect_error",
+            },
         }
     }
 }
@@ -107,6 +120,50 @@ pub async fn call(
     logger: &Logger,
     trace_id: &str,
 ) -> Result<CallResponse, CallError> {
+    let (attempts, (status, body)) = with_retries(peer, policy, metrics, logger, trace_id, || {
+        attempt_once(pool, peer, req, policy)
+    })
+    .await?;
+    Ok(CallResponse {
+        status,
+        body,
+        attempts,
+    })
+}
+
+/// Sends one command to the real Redis `peer` under `policy` (retries, deadline, a
+/// retry storm, a leaked connection), recording every attempt as [`call`] does.
+/// Returns the attempts made and the reply.
+#[allow(clippy::too_many_arguments)]
+pub async fn call_redis(
+    pool: &RespPool,
+    peer: &str,
+    args: &[&[u8]],
+    policy: RetryPolicy,
+    metrics: &Metrics,
+    logger: &Logger,
+    trace_id: &str,
+) -> Result<(u32, Value), CallError> {
+    with_retries(peer, policy, metrics, logger, trace_id, || async {
+        pool.command(args, policy.timeout, policy.leak_connection)
+            .await
+            .map_err(CallError::from)
+    })
+    .await
+}
+
+async fn with_retries<T, F, Fut>(
+    peer: &str,
+    policy: RetryPolicy,
+    metrics: &Metrics,
+    logger: &Logger,
+    trace_id: &str,
+    mut attempt_once: F,
+) -> Result<(u32, T), CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CallError>>,
+{
     let max_attempts = match policy.storm {
         Some(n) => n.max(1),
         None => policy.retries + 1,
@@ -116,7 +173,7 @@ pub async fn call(
     loop {
         attempt += 1;
         let start = Instant::now();
-        let result = attempt_once(pool, peer, req, policy).await;
+        let result = attempt_once().await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => e.outcome(),
@@ -124,14 +181,10 @@ pub async fn call(
         metrics.record_client(peer, outcome, start.elapsed().as_secs_f64());
         let retry = attempt < max_attempts && (policy.storm.is_some() || result.is_err());
         if !retry {
-            return result.map(|(status, body)| CallResponse {
-                status,
-                body,
-                attempts: attempt,
-            });
+            return result.map(|v| (attempt, v));
         }
         let reason = match &result {
-            Ok((status, _)) => format!("status {status}"),
+            Ok(_) => "a reply".to_owned(),
             Err(e) => e.to_string(),
         };
         logger.log(

@@ -32,8 +32,8 @@ pub enum ConfigError {
         /// Why it was rejected.
         reason: String,
     },
-    /// A downstream URL is not `http://host:port[/path]`.
-    #[error("downstream {name:?} has URL {url:?}, expected http://host:port[/path]")]
+    /// A downstream URL is not `http://host:port[/path]` or `redis://host:port`.
+    #[error("downstream {name:?} has URL {url:?}, expected http://host:port[/path] or redis://host:port")]
     DownstreamUrl {
         /// The downstream's name.
         name: String,
@@ -103,7 +103,8 @@ impl Kind {
 pub struct Downstream {
     /// The peer's service name (used in metrics labels and logs).
     pub name: String,
-    /// `http://host:port[/path]`.
+    /// `http://host:port[/path]` for another workload, `redis://host:port` for a real
+    /// Redis (spoken to over RESP).
     pub url: String,
     /// The peer's kind, when the caller must treat it specially (cache lookups that
     /// skip the database on a hit, database query metrics).
@@ -111,9 +112,20 @@ pub struct Downstream {
     pub kind: Option<Kind>,
 }
 
+/// How a downstream is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1 to another workload process.
+    Http,
+    /// RESP2 to a real Redis server.
+    Redis,
+}
+
 /// A downstream URL split into what the client needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
+    /// How to speak to it.
+    pub protocol: Protocol,
     /// `host:port`, as dialled and as sent in the `Host` header.
     pub authority: String,
     /// The request path, `/` when the URL has none.
@@ -121,13 +133,20 @@ pub struct Endpoint {
 }
 
 impl Downstream {
-    /// Splits the URL; only plain `http://` is supported (the gym's networks are private).
+    /// Splits the URL; only plain `http://` and `redis://` are supported (the gym's
+    /// networks are private).
     pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
         let bad = || ConfigError::DownstreamUrl {
             name: self.name.clone(),
             url: self.url.clone(),
         };
-        let rest = self.url.strip_prefix("http://").ok_or_else(bad)?;
+        let (protocol, rest) = match self.url.strip_prefix("redis://") {
+            Some(rest) => (Protocol::Redis, rest),
+            None => (
+                Protocol::Http,
+                self.url.strip_prefix("http://").ok_or_else(bad)?,
+            ),
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -136,7 +155,11 @@ impl Downstream {
         if host.is_empty() || port.parse::<u16>().is_err() {
             return Err(bad());
         }
+        if protocol == Protocol::Redis && path != "/" {
+            return Err(bad());
+        }
         Ok(Endpoint {
+            protocol,
             authority: authority.to_owned(),
             path: path.to_owned(),
         })
@@ -169,6 +192,13 @@ pub struct Config {
     pub retries: u32,
     /// For a cache: the share of lookups that hit, in percent.
     pub cache_hit_pct: f64,
+    /// Keys a caller spreads its reads and writes over on a real Redis downstream
+    /// (`item:<n>`); with `cache_ttl_s` it decides a real cache's hit ratio.
+    pub keyspace: u64,
+    /// Size of each value written (`SET`) to a real Redis downstream, in bytes.
+    pub value_bytes: usize,
+    /// Expiry of the values written to a real Redis cache, in seconds.
+    pub cache_ttl_s: u64,
     /// Bearer token for `POST /admin/failpoints`; the endpoint is disabled without one.
     pub admin_token: Option<String>,
     /// Whether each request writes an access log line.
@@ -235,6 +265,9 @@ impl Default for Config {
             call_timeout_ms: 2000,
             retries: 1,
             cache_hit_pct: 90.0,
+            keyspace: 1000,
+            value_bytes: 512,
+            cache_ttl_s: 60,
             admin_token: None,
             access_log: true,
             data_dir: None,
@@ -258,6 +291,7 @@ impl Config {
     /// `OTRASHI_DOWNSTREAMS` (`name[:kind]=http://host:port,...`), `OTRASHI_CPU_MS`,
     /// `OTRASHI_MEMORY_KB_PER_REQUEST`, `OTRASHI_LATENCY_MS`, `OTRASHI_POOL_SIZE`,
     /// `OTRASHI_CALL_TIMEOUT_MS`, `OTRASHI_RETRIES`, `OTRASHI_CACHE_HIT_PCT`,
+    /// `OTRASHI_KEYSPACE`, `OTRASHI_VALUE_BYTES`, `OTRASHI_CACHE_TTL_S`,
     /// `OTRASHI_ADMIN_TOKEN`, `OTRASHI_ACCESS_LOG`, `OTRASHI_DATA_DIR`,
     /// `OTRASHI_WRITE_PCT`, `OTRASHI_CONN_MAX_AGE_MS`, the service's own
     /// `<SERVICE>_UPSTREAM_TIMEOUT` and `<SERVICE>_UPSTREAM_TIMEOUT_ROLLOUT_PCT`, and
@@ -313,6 +347,15 @@ impl Config {
         }
         if let Some(v) = get("OTRASHI_CACHE_HIT_PCT") {
             config.cache_hit_pct = parse_env("OTRASHI_CACHE_HIT_PCT", v)?;
+        }
+        if let Some(v) = get("OTRASHI_KEYSPACE") {
+            config.keyspace = parse_env("OTRASHI_KEYSPACE", v)?;
+        }
+        if let Some(v) = get("OTRASHI_VALUE_BYTES") {
+            config.value_bytes = parse_env("OTRASHI_VALUE_BYTES", v)?;
+        }
+        if let Some(v) = get("OTRASHI_CACHE_TTL_S") {
+            config.cache_ttl_s = parse_env("OTRASHI_CACHE_TTL_S", v)?;
         }
         if let Some(v) = get("OTRASHI_ADMIN_TOKEN") {
             config.admin_token = Some(v).filter(|t| !t.is_empty());
@@ -383,6 +426,18 @@ impl Config {
             return Err(ConfigError::Range {
                 field: "upstream_timeout_rollout_pct",
                 expected: "between 0 and 100",
+            });
+        }
+        if self.keyspace == 0 || self.cache_ttl_s == 0 {
+            return Err(ConfigError::Range {
+                field: "keyspace and cache_ttl_s",
+                expected: "at least 1",
+            });
+        }
+        if self.value_bytes > 1 << 20 {
+            return Err(ConfigError::Range {
+                field: "value_bytes",
+                expected: "at most 1 MiB",
             });
         }
         for d in &self.downstreams {
@@ -471,7 +526,7 @@ mod tests {
             ("OTRASHI_PORT", "9000"),
             (
                 "OTRASHI_DOWNSTREAMS",
-                "redis:cache=http://redis:8080, db:database=http://db:5432/q,auth=http://auth:80",
+                "redis:cache=redis://redis:6379, db:database=http://db:5432/q,auth=http://auth:80",
             ),
             ("OTRASHI_CPU_MS", "2.5"),
             ("OTRASHI_RETRIES", "3"),
@@ -485,7 +540,13 @@ mod tests {
         assert_eq!(c.downstreams.len(), 3);
         assert_eq!(c.downstreams[0].kind, Some(Kind::Cache));
         assert_eq!(c.downstreams[2].kind, None);
+        let r = c.downstreams[0].endpoint().unwrap();
+        assert_eq!(
+            (r.protocol, r.authority.as_str()),
+            (Protocol::Redis, "redis:6379")
+        );
         let e = c.downstreams[1].endpoint().unwrap();
+        assert_eq!(e.protocol, Protocol::Http);
         assert_eq!(e.authority, "db:5432");
         assert_eq!(e.path, "/q");
     }
@@ -549,6 +610,8 @@ mod tests {
         ));
         let url = Config::from_lookup(lookup(&[("OTRASHI_DOWNSTREAMS", "a=https://a:1")]));
         assert!(matches!(url, Err(ConfigError::DownstreamUrl { .. })));
+        let path = Config::from_lookup(lookup(&[("OTRASHI_DOWNSTREAMS", "a=redis://a:1/0")]));
+        assert!(matches!(path, Err(ConfigError::DownstreamUrl { .. })));
         let pool = Config::from_lookup(lookup(&[("OTRASHI_POOL_SIZE", "0")]));
         assert!(matches!(
             pool,

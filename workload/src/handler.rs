@@ -17,7 +17,9 @@ use crate::config::Kind;
 use crate::faults;
 use crate::log::Level;
 use crate::metrics::CodeLabels;
-use crate::service::{Peer, Service};
+use crate::pool::Pool;
+use crate::resp::RespPool;
+use crate::service::{Peer, Service, Transport};
 use crate::trace::{TraceContext, TRACEPARENT};
 
 /// Header a caller sets to make a database peer run a slow query (`slow_query`).
@@ -177,8 +179,12 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
 
     let mut calls = Vec::new();
     let mut cache_hit = false;
+    // One key per request, shared by its cache and database commands (a cache miss reads
+    // the same row the cache then holds).
+    let key = svc.key_counter.fetch_add(1, Ordering::Relaxed);
     for peer in &svc.peers {
         let mut extra = Vec::new();
+        let mut slow_ms = None;
         match peer.kind {
             Some(Kind::Cache) if faults::fires(faults::CACHE_BYPASS).is_some() => {
                 svc.metrics.record_cache("bypass");
@@ -188,15 +194,33 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
             Some(Kind::Database) => {
                 if let Some(ms) = faults::fires_with(faults::SLOW_QUERY, 800) {
                     extra.push((SLOW_QUERY_HEADER, ms.to_string()));
+                    slow_ms = Some(ms);
                 }
             }
             _ => {}
         }
         let start = Instant::now();
-        match call_peer(svc, peer, trace, extra, call_timeout).await {
-            Ok((status, attempts, reply)) => {
+        let result = match &peer.transport {
+            Transport::Http(pool) => call_peer(svc, peer, pool, trace, extra, call_timeout)
+                .await
+                .map(|(status, attempts, reply)| {
+                    (
+                        status,
+                        attempts,
+                        reply["hit"].as_bool(),
+                        reply["trace_id"].clone(),
+                    )
+                }),
+            Transport::Redis(pool) => {
+                redis_peer(svc, peer, pool, trace, key, slow_ms, call_timeout)
+                    .await
+                    .map(|(attempts, hit)| (200, attempts, hit, Value::Null))
+            }
+        };
+        match result {
+            Ok((status, attempts, hit, trace_id)) => {
                 if peer.kind == Some(Kind::Cache) {
-                    cache_hit = reply["hit"].as_bool().unwrap_or(false);
+                    cache_hit = hit.unwrap_or(false);
                     svc.metrics
                         .record_cache(if cache_hit { "hit" } else { "miss" });
                 }
@@ -210,7 +234,7 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
                     "peer": peer.name,
                     "status": status,
                     "attempts": attempts,
-                    "trace_id": reply["trace_id"],
+                    "trace_id": trace_id,
                 }));
             }
             Err(e) => {
@@ -269,9 +293,87 @@ fn spread(n: u64, pct: f64) -> bool {
     ((n + 1.0) * share).floor() > (n * share).floor()
 }
 
+/// The retry policy of one downstream call, with the failpoints that bend it.
+fn policy(svc: &Service, timeout: Duration) -> RetryPolicy {
+    RetryPolicy {
+        retries: svc.config.retries,
+        timeout,
+        backoff: Duration::from_millis(20),
+        storm: faults::fires_with(faults::RETRY_STORM, 5)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        leak_connection: faults::fires(faults::LEAK_CONNECTION).is_some(),
+    }
+}
+
+/// One request's work on a real Redis: a cache is read with `GET` and filled with
+/// `SET … EX` on a miss; a database row is read with `GET` and written with `SET` when
+/// missing; a slow query runs first as an `EVAL` busy loop (see
+/// [`crate::resp::SLOW_SCRIPT`]). Returns the commands sent and, for a cache, whether
+/// it hit.
+async fn redis_peer(
+    svc: &Service,
+    peer: &Peer,
+    pool: &RespPool,
+    trace: &TraceContext,
+    n: u64,
+    slow_ms: Option<u64>,
+    timeout: Duration,
+) -> Result<(u32, Option<bool>), client::CallError> {
+    // A multiplicative hash spreads consecutive requests over the keyspace.
+    let k = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % svc.config.keyspace;
+    let cache = peer.kind == Some(Kind::Cache);
+    let key = if cache {
+        format!("item:{k}")
+    } else {
+        format!("row:{k}")
+    };
+    let send = |args: Vec<Vec<u8>>| async move {
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        client::call_redis(
+            pool,
+            &peer.name,
+            &refs,
+            policy(svc, timeout),
+            &svc.metrics,
+            &svc.logger,
+            &trace.trace_id,
+        )
+        .await
+    };
+    let mut commands = 0;
+    if let Some(ms) = slow_ms {
+        let (a, _) = send(vec![
+            b"EVAL".to_vec(),
+            crate::resp::SLOW_SCRIPT.as_bytes().to_vec(),
+            b"0".to_vec(),
+            ms.to_string().into_bytes(),
+        ])
+        .await?;
+        commands += a;
+    }
+    let (a, got) = send(vec![b"GET".to_vec(), key.clone().into_bytes()]).await?;
+    commands += a;
+    let hit = !got.is_nil();
+    if !hit {
+        let mut set = vec![
+            b"SET".to_vec(),
+            key.into_bytes(),
+            vec![b'v'; svc.config.value_bytes],
+        ];
+        if cache {
+            set.push(b"EX".to_vec());
+            set.push(svc.config.cache_ttl_s.to_string().into_bytes());
+        }
+        let (a, _) = send(set).await?;
+        commands += a;
+    }
+    Ok((commands, cache.then_some(hit)))
+}
+
 async fn call_peer(
     svc: &Service,
     peer: &Peer,
+    pool: &Arc<Pool>,
     trace: &TraceContext,
     mut headers: Vec<(&'static str, String)>,
     timeout: Duration,
@@ -282,19 +384,11 @@ async fn call_peer(
         path: peer.path.clone(),
         headers,
     };
-    let policy = RetryPolicy {
-        retries: svc.config.retries,
-        timeout,
-        backoff: Duration::from_millis(20),
-        storm: faults::fires_with(faults::RETRY_STORM, 5)
-            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
-        leak_connection: faults::fires(faults::LEAK_CONNECTION).is_some(),
-    };
     let reply = client::call(
-        &peer.pool,
+        pool,
         &peer.name,
         &request,
-        policy,
+        policy(svc, timeout),
         &svc.metrics,
         &svc.logger,
         &trace.trace_id,

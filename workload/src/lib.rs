@@ -5,6 +5,10 @@
 //! JSON logs and W3C trace context. Code-level faults are failpoints ([`faults`]) that
 //! a "deploy" ships through `OTRASHI_FAILPOINTS` or an admin call switches at runtime.
 //!
+//! A downstream may also be a real Redis (`redis://host:port`): the workload then speaks
+//! RESP to it ([`resp`]) — reads are `GET`, writes `SET`, and a `slow_query` is a Lua
+//! busy loop sent with `EVAL` that blocks the server for every client.
+//!
 //! Spans are propagated (`traceparent`) and their ids logged; exporting them over OTLP
 //! is not implemented yet.
 
@@ -20,6 +24,7 @@ pub mod log;
 pub mod metrics;
 pub mod pool;
 pub mod procfs;
+pub mod resp;
 pub mod server;
 pub mod service;
 pub mod trace;

@@ -24,6 +24,8 @@ otrashi-workload: one service of an otrashi topology. Configured by environment:
                                  <SERVICE>_UPSTREAM_TIMEOUT_ROLLOUT_PCT requests use it
 Subcommand: health   exits 0 when GET /healthz on this container's port answers 200
             (the container health check; OTRASHI_PORT or 8080)
+Subcommand: redis-ping [PORT]   exits 0 when the Redis on 127.0.0.1:PORT (6379) answers
+            PING with PONG (the health check of a container that runs a real Redis)
 Subcommand: delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS
             forward LISTEN to 127.0.0.1:TARGET adding delay (infra.network_delay without netem)
 Subcommand: hog MEBIBYTES SECONDS   hold (and touch) that much memory for SECONDS
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
             }
             "burn" => burn(std::env::args().skip(2).collect()),
             "health" => health(),
+            "redis-ping" => redis_ping(std::env::args().nth(2)),
             "hog" => hog(std::env::args().skip(2).collect()),
             "delay-proxy" => delay_proxy(std::env::args().skip(2).collect()),
             "fill" => fill(std::env::args().skip(2).collect()),
@@ -193,6 +196,27 @@ fn health() -> ExitCode {
         let mut head = [0u8; 12];
         s.read_exact(&mut head)?;
         Ok(head.ends_with(b" 200"))
+    };
+    match check() {
+        Ok(true) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    }
+}
+
+/// `redis-ping [PORT]`: a RESP `PING` to the local Redis; `-BUSY` (a script running past
+/// its limit) or no answer is unhealthy, as a real probe would find it.
+fn redis_ping(port: Option<String>) -> ExitCode {
+    use std::io::{Read, Write};
+    let port: u16 = port.and_then(|p| p.parse().ok()).unwrap_or(6379);
+    let timeout = std::time::Duration::from_secs(2);
+    let check = || -> std::io::Result<bool> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.write_all(&otrashi_workload::resp::encode(&[b"PING"]))?;
+        let mut head = [0u8; 7];
+        s.read_exact(&mut head)?;
+        Ok(&head == b"+PONG\r\n")
     };
     match check() {
         Ok(true) => ExitCode::SUCCESS,

@@ -5,11 +5,21 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, Kind};
+use crate::config::{Config, ConfigError, Kind, Protocol};
 use crate::disk::DataLog;
 use crate::log::Logger;
 use crate::metrics::{Metrics, PeerLabels};
 use crate::pool::Pool;
+use crate::resp::RespPool;
+
+/// How a downstream is reached.
+#[derive(Debug)]
+pub enum Transport {
+    /// Another workload, over HTTP/1.1.
+    Http(Arc<Pool>),
+    /// A real Redis, over RESP.
+    Redis(Arc<RespPool>),
+}
 
 /// A downstream with its pool.
 #[derive(Debug)]
@@ -21,7 +31,7 @@ pub struct Peer {
     /// Request path.
     pub path: String,
     /// Bounded connections to it.
-    pub pool: Arc<Pool>,
+    pub transport: Transport,
 }
 
 /// Everything a request handler needs.
@@ -41,6 +51,8 @@ pub struct Service {
     pub data: Option<DataLog>,
     /// Whether the last health check was slow.
     pub(crate) health_slow: std::sync::atomic::AtomicBool,
+    /// Requests handled, for the spread of keys on a real Redis downstream.
+    pub(crate) key_counter: AtomicU64,
 }
 
 impl Service {
@@ -74,13 +86,21 @@ impl Service {
                 name: d.name.clone(),
                 kind: d.kind,
                 path: endpoint.path,
-                pool: Pool::new(
-                    &d.name,
-                    &endpoint.authority,
-                    config.pool_size,
-                    max_age,
-                    in_use,
-                ),
+                transport: match endpoint.protocol {
+                    Protocol::Http => Transport::Http(Pool::new(
+                        &d.name,
+                        &endpoint.authority,
+                        config.pool_size,
+                        max_age,
+                        in_use,
+                    )),
+                    Protocol::Redis => Transport::Redis(RespPool::new(
+                        &d.name,
+                        &endpoint.authority,
+                        config.pool_size,
+                        in_use,
+                    )),
+                },
             });
         }
         Ok(Arc::new(Service {
@@ -91,6 +111,7 @@ impl Service {
             cache_lookups: AtomicU64::new(0),
             data,
             health_slow: std::sync::atomic::AtomicBool::new(false),
+            key_counter: AtomicU64::new(0),
         }))
     }
 }

@@ -24,6 +24,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn doctor(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     let report = runtime()?.block_on(otrashi_docker::probe());
     let workload = backend::find_workload();
+    // Topologies with `engine: redis` need it to build the Redis image.
+    let redis = otrashi_docker::image::find_program("redis-server");
     let kinds: Vec<(FaultKind, Result<(), String>)> = FaultKind::ALL
         .iter()
         .map(|k| (*k, backend::support(*k, &report)))
@@ -35,6 +37,7 @@ pub fn doctor(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
                 "name": f.name, "available": f.available, "detail": f.detail, "explanation": f.explanation,
             })).collect::<Vec<_>>(),
             "workload_binary": workload.as_ref().map(|p| p.display().to_string()).map_err(|e| e.to_string()),
+            "redis_server": redis.as_ref().map(|p| p.display().to_string()),
             "fault_kinds": kinds.iter().map(|(k, r)| json!({
                 "kind": k.as_str(), "docker": r.is_ok(), "reason": r.as_ref().err(),
             })).collect::<Vec<_>>(),
@@ -45,6 +48,17 @@ pub fn doctor(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
         match &workload {
             Ok(p) => outln!("ok   {:<20} {}", "workload_binary", p.display()),
             Err(e) => outln!("MISS {:<20} {e}", "workload_binary"),
+        }
+        match &redis {
+            Some(p) => outln!(
+                "ok   {:<20} {}\n                          the real Redis of services with `engine: redis` (shop's redis, chain's db)",
+                "redis_server",
+                p.display()
+            ),
+            None => outln!(
+                "MISS {:<20} not on PATH; topologies with `engine: redis` cannot run on docker (apt-get install -y redis-server)",
+                "redis_server"
+            ),
         }
         let ok = kinds.iter().filter(|(_, r)| r.is_ok()).count();
         outln!("\nFault kinds on docker here: {ok} of {}", kinds.len());
@@ -130,7 +144,7 @@ pub fn images(cmd: &ImagesCommand) -> anyhow::Result<ExitCode> {
                     if built.cached { "cached" } else { "built" },
                     built.elapsed.as_secs_f64()
                 );
-                match otrashi_docker::build_redis_image(&engine, |_| {}).await {
+                match otrashi_docker::build_redis_image(&engine, &binary, |_| {}).await {
                     Ok(r) => outln!(
                         "{} {} ({:.1}s)",
                         r.tag,

@@ -23,9 +23,11 @@ use super::journal::{Journal, Undo};
 use super::load::{self, LoadStats};
 use super::logs::LogSink;
 use super::plan::{self, Scale, PID_LABEL, SERVICE_LABEL};
+use super::scrape::ServiceScrape;
 use super::store::Store;
 use super::{alert, http, sweep, DockerOptions};
 use crate::sim::SCRAPE_INTERVAL_MS;
+use otrashi_workload::resp;
 
 /// A run error with a source.
 pub(super) fn run_err(
@@ -49,9 +51,17 @@ pub(super) fn unix_ms_now() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// A running service container.
+/// A running container: one replica of a service.
 #[derive(Debug, Clone)]
 pub(super) struct Live {
+    /// Index of its service in the topology.
+    pub service: usize,
+    /// Which replica it is.
+    pub replica: u32,
+    /// Whether a real Redis plays it (scraped with `INFO`, no workload endpoints).
+    pub redis: bool,
+    /// Its address on the episode network (to name the clients in Redis' slow log).
+    pub ip: Option<String>,
     pub id: String,
     pub name: String,
     pub pid: Option<i64>,
@@ -80,7 +90,9 @@ pub struct DockerEnv {
     events: Vec<Event>,
     pub(super) deploys: Vec<Deploy>,
     restart_base: Vec<i64>,
-    port_tx: watch::Sender<u16>,
+    port_tx: watch::Sender<Vec<u16>>,
+    /// Per service: the id of the newest Redis slow-log entry already read.
+    slowlog_seen: HashMap<usize, i64>,
     start: Option<(Instant, i64)>,
     /// Containers the gym stopped or removed on purpose, with when (Unix ms).
     pub(super) stopped: Vec<(String, i64)>,
@@ -111,6 +123,25 @@ pub(super) async fn provision(
                 Some(Box::new(e)),
             )
         })?;
+    let redis_image = if incident
+        .topology
+        .services
+        .iter()
+        .any(|s| s.engine.is_some())
+    {
+        let built = otrashi_docker::build_redis_image(engine, &options.workload_bin, |_| {})
+            .await
+            .map_err(|e| {
+                prov_err(
+                    "building the Redis image (a service of this topology has `engine: redis`)"
+                        .to_owned(),
+                    Some(Box::new(e)),
+                )
+            })?;
+        Some(built.tag)
+    } else {
+        None
+    };
     let image = otrashi_docker::build_workload_image(engine, &options.workload_bin, |_| {})
         .await
         .map_err(|e| {
@@ -123,7 +154,7 @@ pub(super) async fn provision(
             )
         })?;
     let scale = Scale::fit(incident, options.max_wall_s, options.rps_cap);
-    let (port_tx, _) = watch::channel(0);
+    let (port_tx, _) = watch::channel(Vec::new());
     let mut env = DockerEnv {
         engine: engine.clone(),
         incident: incident.clone(),
@@ -148,15 +179,19 @@ pub(super) async fn provision(
         sink: LogSink::default(),
         events: Vec::new(),
         deploys: Vec::new(),
-        restart_base: vec![0; incident.topology.services.len()],
+        restart_base: Vec::new(),
         port_tx,
+        slowlog_seen: HashMap::new(),
         start: None,
         stats: Arc::new(LoadStats::default()),
         fault_timings: Vec::new(),
         stopped: Vec::new(),
         torn_down: false,
     };
-    match env.start_services(&image.tag, options, cx).await {
+    match env
+        .start_services(&image.tag, redis_image.as_deref(), options, cx)
+        .await
+    {
         Ok(()) => Ok(env),
         Err(e) => {
             let _ = env.teardown_inner().await;
@@ -169,6 +204,7 @@ impl DockerEnv {
     async fn start_services(
         &mut self,
         image: &str,
+        redis_image: Option<&str>,
         options: &DockerOptions,
         cx: &EpisodeContext,
     ) -> Result<(), BackendError> {
@@ -179,27 +215,34 @@ impl DockerEnv {
                 .await
                 .map_err(|e| prov_err(format!("creating network {net_name}"), Some(Box::new(e))))?;
         self.network = Some(net);
-        let specs: Vec<ContainerSpec> = self
-            .incident
-            .topology
-            .services
-            .iter()
-            .map(|s| plan::container(&self.incident, s, &self.episode, image, &net_name))
-            .collect();
+        let planned = plan::containers(
+            &self.incident,
+            &self.episode,
+            image,
+            redis_image,
+            &net_name,
+            options.max_replicas,
+        );
         let started = futures_util::future::join_all(
-            specs
+            planned
                 .iter()
-                .map(|s| otrashi_docker::run_container(&self.engine, &self.episode, s)),
+                .map(|p| otrashi_docker::run_container(&self.engine, &self.episode, &p.spec)),
         )
         .await;
-        for (spec, r) in specs.into_iter().zip(started) {
+        for (p, r) in planned.into_iter().zip(started) {
+            let spec = p.spec;
             let s = r.map_err(|e| {
                 prov_err(
                     format!("starting container {}", spec.name),
                     Some(Box::new(e)),
                 )
             })?;
+            self.restart_base.push(0);
             self.live.push(Live {
+                service: p.service,
+                replica: p.replica,
+                redis: self.incident.topology.services[p.service].engine.is_some(),
+                ip: None,
                 id: s.id,
                 name: s.name,
                 pid: s.pid,
@@ -216,13 +259,14 @@ impl DockerEnv {
                 .await
                 .map_err(|m| prov_err(m, None))?;
         }
+        for i in 0..self.live.len() {
+            self.live[i].ip = self.address_of(i, false).await;
+        }
         self.gateway = self
-            .gateway_of(0)
+            .address_of(0, true)
             .await
             .unwrap_or_else(|| "172.17.0.1".to_owned());
-        let _ = self
-            .port_tx
-            .send_replace(self.live[self.entry].port.unwrap_or(0));
+        self.publish_entry();
         self.journal = Some(
             Journal::open(&options.journal_dir, &self.episode)
                 .map_err(|e| prov_err("opening the fault journal".into(), Some(Box::new(e))))?,
@@ -230,7 +274,9 @@ impl DockerEnv {
         Ok(())
     }
 
-    async fn gateway_of(&self, i: usize) -> Option<String> {
+    /// Container `i`'s address on the episode network, or (`gateway`) the network's
+    /// gateway, which is where the host's scrapes come from.
+    async fn address_of(&self, i: usize, gateway: bool) -> Option<String> {
         let inspect = self
             .engine
             .docker()
@@ -241,17 +287,38 @@ impl DockerEnv {
             .network_settings?
             .networks?
             .into_values()
-            .find_map(|n| n.gateway.filter(|g| !g.is_empty()))
+            .find_map(|n| if gateway { n.gateway } else { n.ip_address }.filter(|g| !g.is_empty()))
     }
 
-    /// Polls `/healthz` until it answers 200; the error names the container and its
-    /// last log lines.
+    /// Sends the entry's replicas' published ports to the load generator.
+    fn publish_entry(&self) {
+        let ports: Vec<u16> = self
+            .live
+            .iter()
+            .filter(|l| l.service == self.entry)
+            .filter_map(|l| l.port)
+            .collect();
+        let _ = self.port_tx.send_replace(ports);
+    }
+
+    /// Polls `/healthz` (a Redis: `PING`) until it answers; the error names the container
+    /// and its last log lines.
     async fn wait_healthy(&self, i: usize, limit: Duration) -> Result<(), String> {
         let begin = Instant::now();
         let live = &self.live[i];
         while begin.elapsed() < limit {
             if let Some(port) = live.port {
-                if let Ok(r) = http::get(port, "/healthz", Duration::from_secs(1)).await {
+                if live.redis {
+                    let ping = resp::oneshot(
+                        &format!("127.0.0.1:{port}"),
+                        &[b"PING"],
+                        Duration::from_secs(1),
+                    )
+                    .await;
+                    if matches!(ping, Ok(resp::Value::Simple(ref s)) if s == "PONG") {
+                        return Ok(());
+                    }
+                } else if let Ok(r) = http::get(port, "/healthz", Duration::from_secs(1)).await {
                     if r.status == 200 {
                         return Ok(());
                     }
@@ -294,20 +361,50 @@ impl DockerEnv {
         out
     }
 
-    /// The container name and host PID of service `service` now.
+    /// The container name and host PID of the first replica of `service` now.
     pub fn container_of(&self, service: &str) -> Option<(String, Option<i64>)> {
-        let i = self.services.iter().position(|s| s == service)?;
-        Some((self.live[i].name.clone(), self.live[i].pid))
+        self.containers_of(service).into_iter().next()
     }
 
-    pub(super) fn index(&self, service: &str) -> Result<usize, BackendError> {
-        self.services
+    /// The container names and host PIDs of every replica of `service` now, in replica
+    /// order.
+    pub fn containers_of(&self, service: &str) -> Vec<(String, Option<i64>)> {
+        let Some(s) = self.services.iter().position(|x| x == service) else {
+            return Vec::new();
+        };
+        self.live
             .iter()
-            .position(|s| s == service)
+            .filter(|l| l.service == s)
+            .map(|l| (l.name.clone(), l.pid))
+            .collect()
+    }
+
+    /// The container of `service`'s first replica (where a one-off action on the
+    /// service, such as a red herring, happens).
+    pub(super) fn index(&self, service: &str) -> Result<usize, BackendError> {
+        self.replicas_of(service)?
+            .first()
+            .copied()
+            .ok_or_else(|| BackendError::Run {
+                message: format!("service `{service}` has no container"),
+                source: None,
+            })
+    }
+
+    /// The containers (indices into `live`) of every replica of `service`: what a
+    /// fault on the service acts on.
+    pub(super) fn replicas_of(&self, service: &str) -> Result<Vec<usize>, BackendError> {
+        let s = self
+            .services
+            .iter()
+            .position(|x| x == service)
             .ok_or_else(|| BackendError::Run {
                 message: format!("fault target `{service}` is not a service of the topology"),
                 source: None,
-            })
+            })?;
+        Ok((0..self.live.len())
+            .filter(|i| self.live[*i].service == s)
+            .collect())
     }
 
     /// Scenario time now, ms.
@@ -323,19 +420,31 @@ impl DockerEnv {
         (t < self.incident.timeline.end().as_millis()).then_some(t)
     }
 
+    /// Records an event of container `i`'s service. The same event of several replicas
+    /// of a service (a config change made to all of them) is recorded once.
     pub(super) fn event(&mut self, i: usize, event_type: EventType, reason: &str, message: String) {
         let t_ms = self.now_ms();
+        let service = self.live[i].service as ServiceId;
+        let window = (2000.0 / self.scale.factor.max(0.01)) as u64;
+        if self.events.iter().any(|e| {
+            e.service == service
+                && e.reason == reason
+                && e.message == message
+                && t_ms.saturating_sub(e.t_ms) <= window
+        }) {
+            return;
+        }
         self.events.push(Event {
             t_ms,
-            service: i as ServiceId,
+            service,
             event_type,
             reason: reason.to_owned(),
             message,
         });
     }
 
-    /// Removes service `i`'s container, keeping its logs and restart count (a second
-    /// call finds nothing to remove).
+    /// Removes container `i`, keeping its logs and restart count (a second call finds
+    /// nothing to remove).
     pub(super) async fn remove(&mut self, i: usize) -> Result<(), BackendError> {
         let old = self.live[i].clone();
         if self.stopped.iter().any(|(id, _)| *id == old.id) {
@@ -357,8 +466,7 @@ impl DockerEnv {
             .map_err(|e| run_err(&format!("removing {}", old.name), e))
     }
 
-    /// Replaces service `i`'s container with one from `spec`, keeping its logs and
-    /// restart count.
+    /// Replaces container `i` with one from `spec`, keeping its logs and restart count.
     pub(super) async fn recreate(
         &mut self,
         i: usize,
@@ -389,6 +497,10 @@ impl DockerEnv {
             Err(e) => return Err(run_err(&format!("recreating {}", spec.name), e)),
         };
         self.live[i] = Live {
+            service: old.service,
+            replica: old.replica,
+            redis: old.redis,
+            ip: old.ip,
             id: s.id,
             name: s.name,
             pid: s.pid,
@@ -401,11 +513,10 @@ impl DockerEnv {
                 .await
                 .map_err(|m| run_err(&m, NoSource))?;
         }
-        if i == self.entry {
-            if let Some(p) = self.live[i].port {
-                let _ = self.port_tx.send_replace(p);
-            }
+        if self.live[i].service == self.entry {
+            self.publish_entry();
         }
+        self.live[i].ip = self.address_of(i, false).await;
         Ok(())
     }
 
@@ -422,18 +533,19 @@ impl DockerEnv {
             .network_settings
             .and_then(|n| n.ports)
             .and_then(|p| {
-                p.get(&format!("{}/tcp", otrashi_docker::image::WORKLOAD_PORT))
-                    .cloned()
-                    .flatten()
+                let port = if self.live[i].redis {
+                    otrashi_docker::image::REDIS_PORT
+                } else {
+                    otrashi_docker::image::WORKLOAD_PORT
+                };
+                p.get(&format!("{port}/tcp")).cloned().flatten()
             })
             .and_then(|b| b.iter().find_map(|b| b.host_port.as_deref()?.parse().ok()));
         if port.is_some() {
             self.live[i].port = port;
         }
-        if i == self.entry {
-            if let Some(p) = self.live[i].port {
-                let _ = self.port_tx.send_replace(p);
-            }
+        if self.live[i].service == self.entry {
+            self.publish_entry();
         }
         Ok(())
     }
@@ -448,13 +560,15 @@ impl DockerEnv {
             let t = (u64::try_from(u - u0).ok()? as f64 / factor) as u64;
             (t < end).then_some(t)
         };
+        let svc = self.live[i].service as ServiceId;
         for (ts, line) in lines {
-            self.sink.line(i as ServiceId, &line, ts, &clock);
+            self.sink.line(svc, &line, ts, &clock);
         }
     }
 
-    /// One scrape of every service as sample `k`: `/metrics`, container stats, state.
-    async fn scrape(&self, k: usize, store: &mut Store) {
+    /// One scrape of every container as sample `k`: `/metrics` (a Redis: `INFO` and its
+    /// new slow-log entries), container stats and state, aggregated per service.
+    async fn scrape(&mut self, k: usize, store: &mut Store) {
         let timeout = self
             .scale
             .wall(SCRAPE_INTERVAL_MS)
@@ -462,12 +576,17 @@ impl DockerEnv {
             .max(Duration::from_millis(300));
         let docker = self.engine.docker();
         let results = futures_util::future::join_all(self.live.iter().map(|l| async move {
-            let metrics = match l.port {
-                Some(p) => http::get(p, "/metrics", timeout)
+            let metrics = match (l.port, l.redis) {
+                (Some(p), false) => http::get(p, "/metrics", timeout)
                     .await
                     .ok()
-                    .filter(|r| r.status == 200),
-                None => None,
+                    .filter(|r| r.status == 200)
+                    .map(|r| r.body),
+                _ => None,
+            };
+            let redis = match (l.port, l.redis) {
+                (Some(p), true) => redis_poll(p, timeout).await,
+                _ => None,
             };
             let stats = tokio::time::timeout(
                 timeout,
@@ -489,40 +608,42 @@ impl DockerEnv {
                 .inspect_container(&l.id, None::<InspectContainerOptions>)
                 .await
                 .ok();
-            (metrics, stats, inspect)
+            (metrics, redis, stats, inspect)
         }))
         .await;
-        for (i, (metrics, stats, inspect)) in results.into_iter().enumerate() {
-            let svc = i as ServiceId;
-            let put = |store: &mut Store, name: &str, kind, v: f64| {
-                store.put(k, svc, name, Vec::new(), kind, v)
-            };
-            match metrics {
-                Some(r) => {
-                    store.scrape(k, svc, &r.body);
-                    put(store, "up", MetricKind::Gauge, 1.0);
-                }
-                None => put(store, "up", MetricKind::Gauge, 0.0),
+        use MetricKind::{Counter, Gauge};
+        let mut per_service: Vec<ServiceScrape> = self
+            .services
+            .iter()
+            .map(|_| ServiceScrape::default())
+            .collect();
+        let mut slow_lines = Vec::new();
+        for (i, (metrics, redis, stats, inspect)) in results.into_iter().enumerate() {
+            let svc = self.live[i].service;
+            let agg = &mut per_service[svc];
+            agg.replicas += 1;
+            if let Some(body) = metrics {
+                agg.answered += 1;
+                agg.texts.push(body);
+            }
+            if let Some((info, slowlog)) = redis {
+                agg.answered += 1;
+                agg.info = Some(info);
+                slow_lines.push((svc, slowlog));
             }
             if let Some(s) = stats {
                 if let Some(cpu) = s.cpu_stats.as_ref() {
                     if let Some(u) = cpu.cpu_usage.as_ref().and_then(|u| u.total_usage) {
-                        put(
-                            store,
-                            "container_cpu_usage_seconds_total",
-                            MetricKind::Counter,
-                            u as f64 / 1e9,
-                        );
+                        agg.add("container_cpu_usage_seconds_total", Counter, u as f64 / 1e9);
                     }
                     if let Some(t) = cpu
                         .throttling_data
                         .as_ref()
                         .and_then(|t| t.throttled_periods)
                     {
-                        put(
-                            store,
+                        agg.add(
                             "container_cpu_cfs_throttled_periods_total",
-                            MetricKind::Counter,
+                            Counter,
                             t as f64,
                         );
                     }
@@ -538,45 +659,32 @@ impl DockerEnv {
                         })
                         .unwrap_or(0);
                     if let Some(u) = m.usage {
-                        put(
-                            store,
+                        agg.add(
                             "container_memory_working_set_bytes",
-                            MetricKind::Gauge,
+                            Gauge,
                             u.saturating_sub(inactive) as f64,
                         );
                     }
                     if let Some(l) = m.limit {
-                        put(
-                            store,
-                            "container_spec_memory_limit_bytes",
-                            MetricKind::Gauge,
-                            l as f64,
-                        );
+                        agg.add("container_spec_memory_limit_bytes", Gauge, l as f64);
                     }
                 }
                 if let Some(n) = s.networks.as_ref() {
                     let tx: u64 = n.values().filter_map(|x| x.tx_bytes).sum();
-                    put(
-                        store,
-                        "container_network_transmit_bytes_total",
-                        MetricKind::Counter,
-                        tx as f64,
-                    );
+                    agg.add("container_network_transmit_bytes_total", Counter, tx as f64);
                 }
             }
             if let Some(c) = inspect {
                 let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
                     && !c.state.as_ref().and_then(|s| s.paused).unwrap_or(false);
-                put(
-                    store,
+                agg.add(
                     "kube_pod_container_status_restarts_total",
-                    MetricKind::Counter,
+                    Counter,
                     (self.restart_base[i] + c.restart_count.unwrap_or(0)) as f64,
                 );
-                put(
-                    store,
+                agg.add(
                     "kube_deployment_status_replicas_available",
-                    MetricKind::Gauge,
+                    Gauge,
                     if running { 1.0 } else { 0.0 },
                 );
                 let quota = c
@@ -585,18 +693,134 @@ impl DockerEnv {
                     .and_then(|h| h.nano_cpus)
                     .unwrap_or(0) as f64
                     / 1e9;
-                put(store, "container_spec_cpu_quota", MetricKind::Gauge, quota);
+                agg.add("container_spec_cpu_quota", Gauge, quota);
             }
         }
+        for (svc, agg) in per_service.into_iter().enumerate() {
+            let kind = self.incident.topology.services[svc].kind;
+            agg.write(k, svc as ServiceId, kind, store);
+        }
+        for (svc, slowlog) in slow_lines {
+            self.slow_log(svc, &slowlog);
+        }
+    }
+
+    /// New entries of a Redis' slow log as the datastore's log lines: each names the
+    /// command (with its arguments, cut short), its duration, and the calling service
+    /// when the client address is one of the episode's containers.
+    fn slow_log(&mut self, svc: usize, slowlog: &resp::Value) {
+        let resp::Value::Array(Some(entries)) = slowlog else {
+            return;
+        };
+        let seen = self.slowlog_seen.get(&svc).copied().unwrap_or(-1);
+        let mut newest = seen;
+        let start = self.start;
+        let factor = self.scale.factor;
+        let end = self.incident.timeline.end().as_millis();
+        let clock = move |u: i64| -> Option<u64> {
+            let (_, u0) = start?;
+            let t = (u64::try_from(u - u0).ok()? as f64 / factor) as u64;
+            (t < end).then_some(t)
+        };
+        // Oldest first, as a log reads.
+        for entry in entries.iter().rev() {
+            let Some(e) = SlowEntry::parse(entry) else {
+                continue;
+            };
+            if e.id <= seen {
+                continue;
+            }
+            newest = newest.max(e.id);
+            let ip = e.client.rsplit_once(':').map_or("", |(ip, _)| ip);
+            let caller = self
+                .live
+                .iter()
+                .find(|l| l.ip.as_deref() == Some(ip))
+                .map(|l| format!("{} ({})", self.services[l.service], l.name));
+            let line = serde_json::json!({
+                "level": "warn",
+                "msg": format!(
+                    "slow query: {} ms for {} from {}",
+                    e.micros / 1000,
+                    e.command,
+                    caller.unwrap_or_else(|| e.client.clone())
+                ),
+            })
+            .to_string();
+            // The entry's start: its timestamp is whole seconds; the end is now-ish.
+            self.sink
+                .line(svc as ServiceId, &line, Some(e.unix_s * 1000), &clock);
+        }
+        self.slowlog_seen.insert(svc, newest);
     }
 }
 
-/// Docker events of the episode's containers, as orchestrator events.
+/// One entry of `SLOWLOG GET`: `[id, unix seconds, microseconds, [args…], client, name]`.
+struct SlowEntry {
+    id: i64,
+    unix_s: i64,
+    micros: i64,
+    command: String,
+    client: String,
+}
+
+impl SlowEntry {
+    fn parse(v: &resp::Value) -> Option<SlowEntry> {
+        let resp::Value::Array(Some(f)) = v else {
+            return None;
+        };
+        let int = |i: usize| match f.get(i) {
+            Some(resp::Value::Integer(n)) => Some(*n),
+            _ => None,
+        };
+        let args: Vec<String> = match f.get(3) {
+            Some(resp::Value::Array(Some(a))) => {
+                a.iter().filter_map(resp::Value::as_text).collect()
+            }
+            _ => return None,
+        };
+        let mut command = args.join(" ");
+        if command.chars().count() > 120 {
+            command = command.chars().take(117).collect::<String>() + "...";
+        }
+        Some(SlowEntry {
+            id: int(0)?,
+            unix_s: int(1)?,
+            micros: int(2)?,
+            command,
+            client: f.get(4).and_then(resp::Value::as_text).unwrap_or_default(),
+        })
+    }
+}
+
+/// `INFO` (the sections the gym maps) and the newest slow-log entries of the Redis
+/// published on host port `port`; `None` when it does not answer.
+async fn redis_poll(port: u16, timeout: Duration) -> Option<(Vec<(String, String)>, resp::Value)> {
+    let addr = format!("127.0.0.1:{port}");
+    let pool = resp::RespPool::new("redis", &addr, 1, Default::default());
+    let info = pool
+        .command(
+            &[b"INFO", b"stats", b"clients", b"memory", b"commandstats"],
+            timeout,
+            false,
+        )
+        .await
+        .ok()?
+        .as_text()?;
+    let slowlog = pool
+        .command(&[b"SLOWLOG", b"GET", b"128"], timeout, false)
+        .await
+        .unwrap_or(resp::Value::Array(None));
+    Some((resp::info_fields(&info), slowlog))
+}
+
+/// Docker events of the episode's containers, as orchestrator events naming the
+/// container (the replica) they concern.
 fn map_event(
     action: &str,
     attrs: &HashMap<String, String>,
 ) -> Option<(EventType, &'static str, String)> {
-    let svc = attrs.get(SERVICE_LABEL)?;
+    let svc = attrs.get("name").or_else(|| attrs.get(SERVICE_LABEL))?;
     let exit = attrs.get("exitCode").map_or("?", String::as_str);
     Some(match action {
         "oom" => (

@@ -24,6 +24,16 @@
 //! | orchestration.bad_env_config | recreated with `<SERVICE>_UPSTREAM_TIMEOUT=5` (no unit) used by `error_pct` % of requests, recorded as a config change with its diff | recreated with the previous env, recorded |
 //! | infra.disk_slow | refused: needs a device-mapper delay target under the data volume (see `otrashi doctor`) | — |
 //! | code.* | failpoints, shipped by a deploy (recreate with `OTRASHI_FAILPOINTS`) or switched by the admin endpoint | rollback deploy / switch off |
+//!
+//! A fault on a service acts on every replica of it (the service is the unit of the
+//! ground truth: a config change, a deploy, a network rule reach all its containers),
+//! except the kinds about one instance ([`single_instance`]): `infra.process_freeze`
+//! freezes one process, replica 0.
+//!
+//! A service played by a real datastore (`engine: redis`) runs no workload code, so the
+//! kinds that need the workload's failpoints, admin endpoint or start-up configuration
+//! ([`needs_workload`]) cannot target it; the others work on it as on any container
+//! (the Redis image carries the workload binary for the tools they exec).
 
 use std::time::Duration;
 
@@ -105,6 +115,24 @@ fn disk_slow_refusal(report: &HostReport) -> String {
         ),
         None => "infra.disk_slow needs the device-mapper delay target under the service's data volume, and this host was not probed for it (see `otrashi doctor`); use --backend sim".to_owned(),
     }
+}
+
+/// Whether a fault of `kind` needs the workload binary as the target's main process:
+/// its failpoints (code faults), its admin endpoint, or a start-up configuration it
+/// refuses or outgrows (`crash_loop`, `oom_kill`, `failed_deploy`, `bad_env_config`).
+pub fn needs_workload(kind: FaultKind) -> bool {
+    use FaultKind as K;
+    kind.level() == otrashi_scenarios::Level::Code
+        || matches!(
+            kind,
+            K::CrashLoop | K::OomKill | K::FailedDeploy | K::BadEnvConfig
+        )
+}
+
+/// Whether a fault of `kind` is about one instance of a service (it then acts on
+/// replica 0 only); every other kind acts on all replicas.
+pub fn single_instance(kind: FaultKind) -> bool {
+    matches!(kind, FaultKind::ProcessFreeze)
 }
 
 /// Runs a program in the network namespace of host PID `pid`.
@@ -279,17 +307,34 @@ impl DockerEnv {
         }
     }
 
-    /// Injects fault `n` of the incident.
+    /// Injects fault `n` of the incident on every replica of its target (one, for the
+    /// [`single_instance`] kinds).
     pub(super) async fn inject(&mut self, n: usize) -> Result<(), BackendError> {
+        let f = &self.incident.faults[n];
+        // Name lookups fail in the callers, once for the service.
+        if f.kind == FaultKind::DnsFailure {
+            return self.inject_dns_failure(n).await;
+        }
+        let mut replicas = self.replicas_of(&f.target)?;
+        if single_instance(f.kind) {
+            replicas.truncate(1);
+        }
+        for i in replicas {
+            self.inject_one(n, i).await?;
+        }
+        Ok(())
+    }
+
+    /// Injects fault `n` on container `i`.
+    async fn inject_one(&mut self, n: usize, i: usize) -> Result<(), BackendError> {
         use FaultKind as K;
         let f = self.incident.faults[n].clone();
+        let service_port = self.port_in_container(i).to_string();
         match f.kind {
-            K::DiskFull => return self.inject_disk_full(n).await,
-            K::DnsFailure => return self.inject_dns_failure(n).await,
-            K::BadEnvConfig => return self.inject_bad_env(n).await,
+            K::DiskFull => return self.inject_disk_full(n, i).await,
+            K::BadEnvConfig => return self.inject_bad_env(n, i).await,
             _ => {}
         }
-        let i = self.index(&f.target)?;
         let (container, pid) = (self.live[i].name.clone(), self.live[i].pid.unwrap_or(0));
         let tag = format!("otrashi:{}", self.episode);
         let s = |x: &str| x.to_owned();
@@ -338,7 +383,7 @@ impl DockerEnv {
                     s("-p"),
                     s("tcp"),
                     s("--dport"),
-                    otrashi_docker::image::WORKLOAD_PORT.to_string(),
+                    service_port.clone(),
                     s("!"),
                     s("-s"),
                     self.gateway.clone(),
@@ -354,7 +399,7 @@ impl DockerEnv {
             },
             K::BandwidthLimit => Undo::Qdisc { pid },
             K::NetworkDelay => {
-                let port = otrashi_docker::image::WORKLOAD_PORT.to_string();
+                let port = service_port.clone();
                 let from = |extra: &[&str], target: &[&str]| {
                     let mut r: Vec<String> = extra.iter().map(|x| s(x)).collect();
                     r.extend(
@@ -445,7 +490,7 @@ impl DockerEnv {
                     s("/usr/local/bin/otrashi-workload"),
                     s("delay-proxy"),
                     DELAY_PROXY_PORT.to_string(),
-                    otrashi_docker::image::WORKLOAD_PORT.to_string(),
+                    service_port.clone(),
                     format!("{:.0}", f.param("delay_ms").clamp(1.0, 5000.0)),
                     format!("{:.0}", f.param("jitter_ms").clamp(0.0, 1000.0)),
                     format!("{secs:.1}"),
@@ -676,7 +721,13 @@ impl DockerEnv {
             return Ok(());
         }
         let f = self.incident.faults[n].clone();
-        let i = self.index(&f.target)?;
+        // One replica at a time, round robin, as the deletions come.
+        let replicas = self.replicas_of(&f.target)?;
+        let every = (f.param("every_s").max(1.0) * 1000.0) as u64;
+        let round = self.now_ms().saturating_sub(f.at.as_millis()) / every;
+        let Some(&i) = replicas.get(round as usize % replicas.len().max(1)) else {
+            return Ok(());
+        };
         let pod = self.live[i].name.clone();
         self.event(
             i,
@@ -696,46 +747,48 @@ impl DockerEnv {
             return Ok(());
         }
         let f = self.incident.faults[n].clone();
-        let i = self.index(&f.target)?;
-        self.refresh(i).await?;
-        let Some(pid) = self.live[i].pid else {
-            return Ok(());
-        };
-        self.event(
-            i,
-            EventType::Warning,
-            "Unhealthy",
-            format!(
-                "Liveness probe failed: Get \"http://{}:8081/healthz\": dial tcp: connect: connection refused",
-                f.target
-            ),
-        );
-        self.event(
-            i,
-            EventType::Normal,
-            "Killing",
-            format!(
-                "Container {} failed liveness probe, will be restarted",
-                f.target
-            ),
-        );
-        self.stopped
-            .push((self.live[i].id.clone(), super::env::unix_ms_now()));
-        let out = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .output()
-            .await;
-        match out {
-            Ok(o) if o.status.success() => Ok(()),
-            Ok(o) => Err(run_err(
-                &format!(
-                    "kill -KILL {pid}: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
+        for i in self.replicas_of(&f.target)? {
+            self.refresh(i).await?;
+            let Some(pid) = self.live[i].pid else {
+                continue;
+            };
+            let name = self.live[i].name.clone();
+            self.event(
+                i,
+                EventType::Warning,
+                "Unhealthy",
+                format!(
+                    "Liveness probe of {name} failed: Get \"http://{}:8081/healthz\": dial tcp: connect: connection refused",
+                    f.target
                 ),
-                NoSource,
-            )),
-            Err(e) => Err(run_err("cannot run kill", e)),
+            );
+            self.event(
+                i,
+                EventType::Normal,
+                "Killing",
+                format!("Container {name} failed liveness probe, will be restarted"),
+            );
+            self.stopped
+                .push((self.live[i].id.clone(), super::env::unix_ms_now()));
+            let out = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .output()
+                .await;
+            match out {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => {
+                    return Err(run_err(
+                        &format!(
+                            "kill -KILL {pid}: {}",
+                            String::from_utf8_lossy(&o.stderr).trim()
+                        ),
+                        NoSource,
+                    ))
+                }
+                Err(e) => return Err(run_err("cannot run kill", e)),
+            }
         }
+        Ok(())
     }
 
     /// Plays red herring `n`: a harmless deploy (a real rollout of the same code), a
@@ -745,39 +798,74 @@ impl DockerEnv {
     pub(super) async fn herring(&mut self, n: usize) -> Result<(), BackendError> {
         use otrashi_scenarios::model::RedHerringKind as R;
         let h = self.incident.red_herrings[n].clone();
-        let Ok(i) = self.index(&h.target) else {
+        let Ok(replicas) = self.replicas_of(&h.target) else {
             return Ok(());
         };
         match h.kind {
             R::UnrelatedDeploy => {
-                self.record_deploy(i, None, &format!("herring-{n}"), false);
-                let mut spec = self.live[i].spec.clone();
-                set_env(&mut spec.env, "OTRASHI_RELEASE", "v1.4.3");
-                self.recreate(i, spec, true).await
+                // A rollout replaces every replica; a datastore server takes no deploys.
+                for i in replicas {
+                    if self.live[i].redis {
+                        continue;
+                    }
+                    self.record_deploy(i, None, &format!("herring-{n}"), false);
+                    let mut spec = self.live[i].spec.clone();
+                    set_env(&mut spec.env, "OTRASHI_RELEASE", "v1.4.3");
+                    self.recreate(i, spec, true).await?;
+                }
+                Ok(())
             }
             R::NoisyNeighbour => {
+                // A neighbour shares one host: one replica feels it.
+                let Some(&i) = replicas.first() else {
+                    return Ok(());
+                };
                 let secs = self.scale.wall(30_000).as_secs_f64();
                 self.burn(i, 1, 40.0, secs).await
             }
             R::BenignErrors => {
-                self.benign_errors(i);
+                // One client hammers one replica, as a misconfigured one would.
+                if let Some(&i) = replicas.first() {
+                    self.benign_errors(i);
+                }
                 Ok(())
             }
             R::FlappingAlert => Ok(()),
         }
     }
 
-    /// Reverts fault `n` if it is active; a fault never injected is a no-op.
+    /// Reverts fault `n` on every replica it is active on; a fault never injected is a
+    /// no-op. Keeps going past a failed replica and returns the first error.
     pub(super) async fn revert(&mut self, n: usize) -> Result<(), BackendError> {
-        let Some(pos) = self.active.iter().position(|(k, _, _)| *k == n) else {
-            return Ok(());
-        };
-        let (_, revert, undo_rec) = self.active.remove(pos);
+        let mut first = Ok(());
+        while let Some(pos) = self.active.iter().position(|(k, _, _)| *k == n) {
+            let (_, revert, undo_rec) = self.active.remove(pos);
+            let r = self.revert_one(n, revert, undo_rec).await;
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+
+    async fn revert_one(
+        &mut self,
+        n: usize,
+        revert: Revert,
+        undo_rec: Undo,
+    ) -> Result<(), BackendError> {
         let f = self.incident.faults[n].clone();
-        let container = self
-            .index(&f.target)
-            .map(|i| self.live[i].name.clone())
-            .unwrap_or_default();
+        let container = match &revert {
+            Revert::Failpoint(i, _)
+            | Revert::Recreate(i, _)
+            | Revert::Unpause(i)
+            | Revert::Start(i)
+            | Revert::Cpus(i)
+            | Revert::Rollout(i, _)
+            | Revert::Exec(i, _)
+            | Revert::EnvRollback(i) => self.live[*i].name.clone(),
+            Revert::Undo(_) | Revert::Callers(_) | Revert::Nothing => f.target.clone(),
+        };
         match revert {
             Revert::Undo(u) => undo(&u).await.map_err(|m| run_err(&m, NoSource))?,
             Revert::Failpoint(i, name) => self.admin(i, name, "off").await?,
@@ -915,15 +1003,34 @@ impl DockerEnv {
         Ok(())
     }
 
-    /// Records a deploy (or its rollback) of service `i` carrying fault `f`'s change.
+    /// The port callers reach container `i`'s service on.
+    fn port_in_container(&self, i: usize) -> u16 {
+        if self.live[i].redis {
+            otrashi_docker::image::REDIS_PORT
+        } else {
+            otrashi_docker::image::WORKLOAD_PORT
+        }
+    }
+
+    /// Records a deploy (or its rollback) of container `i`'s service carrying fault
+    /// `f`'s change; the rollout of its other replicas is the same deploy.
     fn record_deploy(&mut self, i: usize, kind: Option<FaultKind>, key: &str, rollback: bool) {
         let h = stable_hash(format!("{}/{key}/{rollback}", self.episode).as_bytes());
+        let service = self.live[i].service;
         let commit = format!(
             "{h:016x}{:016x}{:08x}",
             h.rotate_left(21) ^ 0x5bd1_e995,
             (h >> 7) as u32
         );
-        let svc = self.services[i].clone();
+        let svc = self.services[service].clone();
+        let id = format!("deploy-{}", &commit[..7]);
+        if self
+            .deploys
+            .iter()
+            .any(|d| d.id == id && usize::from(d.service) == service)
+        {
+            return;
+        }
         let (title, diff) = diff_for(kind, &svc, rollback);
         let (from, to) = if kind.is_none() {
             ("v1.4.2", "v1.4.3")
@@ -934,9 +1041,9 @@ impl DockerEnv {
         };
         let t_ms = self.now_ms();
         self.deploys.push(Deploy {
-            id: format!("deploy-{}", &commit[..7]),
+            id,
             t_ms,
-            service: i as u16,
+            service: service as u16,
             from_version: from.to_owned(),
             to_version: to.to_owned(),
             commit,
@@ -1170,9 +1277,8 @@ pub(super) fn env_diff(svc: &str, from: &[String], to: &[String]) -> String {
 impl DockerEnv {
     /// `infra.disk_full`: fills the target's data volume for real; the service's
     /// writes then fail with `No space left on device`.
-    async fn inject_disk_full(&mut self, n: usize) -> Result<(), BackendError> {
+    async fn inject_disk_full(&mut self, n: usize, i: usize) -> Result<(), BackendError> {
         let f = self.incident.faults[n].clone();
-        let i = self.index(&f.target)?;
         let container = self.live[i].name.clone();
         let leave = disk_full_leave(super::plan::DATA_DISK_BYTES, f.param("fill_pct"));
         // The volume goes with the container: removing it undoes this.
@@ -1207,15 +1313,19 @@ impl DockerEnv {
         let f = self.incident.faults[n].clone();
         let i = self.index(&f.target)?;
         let tag = format!("otrashi:{}", self.episode);
-        let callers: Vec<usize> = self
+        // Every replica of every caller.
+        let caller_names: Vec<String> = self
             .incident
             .topology
             .services
             .iter()
-            .enumerate()
-            .filter(|(_, s)| s.calls.contains(&f.target))
-            .map(|(c, _)| c)
+            .filter(|s| s.calls.contains(&f.target))
+            .map(|s| s.name.clone())
             .collect();
+        let mut callers = Vec::new();
+        for name in &caller_names {
+            callers.extend(self.replicas_of(name)?);
+        }
         let share = (f.param("failure_pct") / 100.0).clamp(0.001, 1.0);
         let rules = dns_reject_rules(&f.target, share, &tag);
         let mut undos = Vec::new();
@@ -1269,9 +1379,8 @@ impl DockerEnv {
     /// `orchestration.bad_env_config`: the target is recreated with a timeout setting
     /// that has no unit, used by `error_pct` % of its requests, which fail with
     /// `invalid configuration`; recorded as a config change with its diff.
-    async fn inject_bad_env(&mut self, n: usize) -> Result<(), BackendError> {
+    async fn inject_bad_env(&mut self, n: usize, i: usize) -> Result<(), BackendError> {
         let f = self.incident.faults[n].clone();
-        let i = self.index(&f.target)?;
         let container = self.live[i].name.clone();
         let undo = Undo::Containers;
         self.journal(Step::InjectBegin, &f, &container, &undo)?;
@@ -1316,7 +1425,8 @@ impl DockerEnv {
             h.rotate_left(17) ^ 0x27d4_eb2d,
             (h >> 9) as u32
         );
-        let svc = self.services[i].clone();
+        let service = self.live[i].service;
+        let svc = self.services[service].clone();
         let setting = super::plan::setting_key(&svc);
         let title = if rollback {
             format!("Revert \"Tune {setting} for {svc}\"")
@@ -1324,10 +1434,15 @@ impl DockerEnv {
             format!("Tune {setting} for {svc}")
         };
         let t_ms = self.now_ms();
+        let id = format!("deploy-{}", &commit[..7]);
+        // Replicas of one service share one rollout.
+        if self.deploys.iter().any(|d| d.id == id) {
+            return;
+        }
         self.deploys.push(Deploy {
-            id: format!("deploy-{}", &commit[..7]),
+            id,
             t_ms,
-            service: i as u16,
+            service: service as u16,
             from_version: "v1.4.2".to_owned(),
             to_version: "v1.4.2".to_owned(),
             commit,

@@ -55,10 +55,11 @@ pub fn shape(pattern: LoadPattern, t: f64, end_s: f64) -> f64 {
     }
 }
 
-/// Sends `GET /` to the port in `port` (it changes when the entry is recreated) at
-/// `rps` times `rate(elapsed)` until `stop` is cancelled.
+/// Sends `GET /` to the entry's replicas in turn (as a load balancer in front of them
+/// would; their ports are in `ports`, which changes when one is recreated) at `rps`
+/// times `rate(elapsed)` until `stop` is cancelled.
 pub async fn run(
-    port: watch::Receiver<u16>,
+    ports: watch::Receiver<Vec<u16>>,
     rps: f64,
     rate: impl Fn(Duration) -> f64 + Send + 'static,
     stats: Arc<LoadStats>,
@@ -73,9 +74,16 @@ pub async fn run(
             () = stop.cancelled() => return,
             () = tokio::time::sleep_until(next) => {}
         }
-        let port = *port.borrow();
+        let n = stats.sent.fetch_add(1, Ordering::Relaxed);
+        let port = {
+            let ports = ports.borrow();
+            if ports.is_empty() {
+                0
+            } else {
+                ports[(n % ports.len() as u64) as usize]
+            }
+        };
         let stats = stats.clone();
-        stats.sent.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let counter = match http::get(port, "/", Duration::from_secs(5)).await {
                 Ok(r) if r.status >= 500 => &stats.server_errors,

@@ -1,12 +1,18 @@
 //! The Docker backend (`docker`): each episode gets its own bridge network and one
-//! container per service, all running the workload binary (`otrashi-workload`) in the
-//! service's role, labelled with the episode id and the owning gym's PID. The gym
+//! container per service replica (`otrashi-<episode>-<service>-<n>`, all under the
+//! service's name as network alias, so Docker's DNS spreads callers over them; at most
+//! [`DockerOptions::max_replicas`] per service), running the workload binary
+//! (`otrashi-workload`) in the service's role — or, for a datastore with
+//! `engine: redis`, a real Redis server — labelled with the episode id, the service,
+//! the replica and the owning gym's PID. The gym
 //! drives open-loop load at the entry, injects the incident's faults for real (iptables
 //! and tc inside a container's network namespace, `docker update`, pause, recreated
 //! containers carrying failpoints, the workload's admin endpoint), and collects the
-//! same telemetry the simulator writes: scraped `/metrics`, container stats and
+//! same telemetry the simulator writes: scraped `/metrics` (a Redis: `INFO` mapped to
+//! the datastore series, and its `SLOWLOG` as log lines), container stats and
 //! restarts, Docker events, JSON logs with mined templates, spans rebuilt from the
-//! access lines, deploys, and an alert from the same SLO rules.
+//! access lines, deploys, and an alert from the same SLO rules. Metrics are per
+//! service: the replicas' samples are summed (ratios averaged); events name the replica.
 //!
 //! Scenarios are scaled to fit a small host (see [`plan::Scale`]): a 6-minute
 //! timeline runs in about 45 s and telemetry is reported in scenario time; load is
@@ -22,6 +28,7 @@ pub mod load;
 pub mod logs;
 pub mod plan;
 pub mod prom;
+mod scrape;
 mod store;
 mod sweep;
 
@@ -36,7 +43,7 @@ use otrashi_scenarios::catalog::FaultKind;
 use otrashi_scenarios::incident::Incident;
 
 pub use env::DockerEnv;
-pub use faults::support;
+pub use faults::{needs_workload, single_instance, support};
 pub use sweep::{sweep_dead, SweepReport};
 
 /// Why the Docker backend could not start.
@@ -64,6 +71,10 @@ pub struct DockerOptions {
     pub workload_bin: PathBuf,
     /// Where journals go.
     pub journal_dir: PathBuf,
+    /// Containers per service at most (a service's `replicas` beyond it are not
+    /// started); default [`plan::DEFAULT_MAX_REPLICAS`], overridden by
+    /// `OTRASHI_DOCKER_MAX_REPLICAS`.
+    pub max_replicas: u32,
 }
 
 impl DockerOptions {
@@ -76,6 +87,11 @@ impl DockerOptions {
             rps_cap: plan::DEFAULT_RPS_CAP,
             workload_bin: find_workload()?,
             journal_dir: journal::dir(),
+            max_replicas: std::env::var("OTRASHI_DOCKER_MAX_REPLICAS")
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|n| *n >= 1)
+                .unwrap_or(plan::DEFAULT_MAX_REPLICAS),
         })
     }
 }
@@ -181,6 +197,22 @@ impl Backend for DockerBackend {
                     backend: "docker",
                     fault: f.kind,
                     reason,
+                });
+            }
+            let engine = incident.topology.service(&f.target).and_then(|s| s.engine);
+            if let (Some(engine), true) = (engine, needs_workload(f.kind)) {
+                return Err(BackendError::Unsupported {
+                    backend: "docker",
+                    fault: f.kind,
+                    reason: format!(
+                        "{} targets `{}`, which a real {} server plays on Docker (`engine: {}`): \
+                         it has no workload failpoints, admin endpoint or start-up configuration \
+                         to break; target a service that runs the workload, or use --backend sim",
+                        f.kind.as_str(),
+                        f.target,
+                        engine.as_str(),
+                        engine.as_str()
+                    ),
                 });
             }
         }

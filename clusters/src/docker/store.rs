@@ -24,6 +24,7 @@ const HISTOGRAMS: [(&str, &[&str]); 3] = [
 pub struct Store {
     series: BTreeMap<Key, (MetricKind, Vec<f64>)>,
     buckets: HashMap<Key, Buckets>,
+    previous: HashMap<(ServiceId, String), f64>,
 }
 
 fn unit_of(name: &str) -> &'static str {
@@ -91,6 +92,13 @@ impl Store {
             .filter(|v| v.is_finite())
             .unwrap_or(0.0);
         self.put(k, svc, name, Vec::new(), kind, current + value);
+    }
+
+    /// The change of a cumulative value since the last call with the same key (`None` the
+    /// first time, or after a counter reset such as a restart).
+    pub fn delta(&mut self, svc: ServiceId, key: &str, value: f64) -> Option<f64> {
+        let before = self.previous.insert((svc, key.to_owned()), value)?;
+        (value >= before).then_some(value - before)
     }
 
     /// Records one `/metrics` scrape of a service as sample `k`.

@@ -35,6 +35,7 @@ fn svc(
         memory_mb,
         latency_ms,
         pool_size: 20,
+        engine: None,
     }
 }
 

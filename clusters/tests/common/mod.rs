@@ -43,6 +43,7 @@ pub fn svc(
         memory_mb,
         latency_ms,
         pool_size: 20,
+        engine: None,
     }
 }
 

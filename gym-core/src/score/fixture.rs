@@ -32,6 +32,7 @@ fn svc(name: &str, kind: ServiceKind, calls: &[&str]) -> Service {
         memory_mb: 512.0,
         latency_ms: 5.0,
         pool_size: 10,
+        engine: None,
     }
 }
 

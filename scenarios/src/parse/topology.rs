@@ -1,12 +1,12 @@
 //! Reading a service graph: inline in a scenario, or a bundled topology file.
 
 use crate::defaults::service_defaults;
-use crate::model::{Runtime, Service, ServiceKind, Topology};
+use crate::model::{Engine, Runtime, Service, ServiceKind, Topology};
 
 use super::decode::{Decoder, MapView};
 use super::node::{Node, Pos};
 
-const SERVICE_FIELDS: [&str; 8] = [
+const SERVICE_FIELDS: [&str; 9] = [
     "kind",
     "calls",
     "runtime",
@@ -15,6 +15,7 @@ const SERVICE_FIELDS: [&str; 8] = [
     "memory",
     "latency_ms",
     "pool_size",
+    "engine",
 ];
 
 /// The fields of an inline topology.
@@ -29,6 +30,10 @@ pub fn valid_service_name(name: &str) -> bool {
 
 fn service_kinds() -> Vec<(&'static str, ServiceKind)> {
     ServiceKind::ALL.iter().map(|k| (k.as_str(), *k)).collect()
+}
+
+fn engines() -> Vec<(&'static str, Engine)> {
+    Engine::ALL.iter().map(|e| (e.as_str(), *e)).collect()
 }
 
 fn runtimes() -> Vec<(&'static str, Runtime)> {
@@ -149,6 +154,7 @@ fn service<'n>(
     let memory = m.optional("memory");
     let latency = m.optional("latency_ms");
     let pool = m.optional("pool_size");
+    let engine = m.optional("engine");
     m.finish(d, &what, &SERVICE_FIELDS);
     let kind = kind?;
     let defaults = service_defaults(kind);
@@ -199,6 +205,24 @@ fn service<'n>(
         Some(n) => d.integer(n, "`pool_size`", 0, 100_000),
         None => Some(defaults.pool_size),
     };
+    let engine = match engine {
+        Some(n) => match d.one_of(n, "engine", &engines()) {
+            Some(e) if !e.fits(kind) => {
+                d.error_hint(
+                    n.pos,
+                    format!(
+                        "`engine: {}` cannot play `{name}` (kind `{}`)",
+                        e.as_str(),
+                        kind.as_str()
+                    ),
+                    "an engine plays a datastore: use it on services of kind `cache` or `database`",
+                );
+                None
+            }
+            e => e.map(Some),
+        },
+        None => Some(None),
+    };
     if d.error_count() != before {
         return None;
     }
@@ -213,6 +237,7 @@ fn service<'n>(
             memory_mb: memory_mb?,
             latency_ms: latency_ms?,
             pool_size: pool_size?,
+            engine: engine?,
         },
         call_nodes,
     ))
