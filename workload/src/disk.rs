@@ -130,6 +130,16 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Unmounts and removes the test's tmpfs however the test ends.
+    struct Mounted(std::path::PathBuf);
+
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     /// A real size-limited file system: a tmpfs, when this process may mount one.
     #[test]
     fn fill_leaves_the_asked_room_and_writes_then_fail_with_enospc() {
@@ -145,6 +155,7 @@ mod tests {
             let _ = std::fs::remove_dir_all(&dir);
             return;
         }
+        let _mounted = Mounted(dir.clone());
         let log = DataLog::new(&dir, "db");
         log.append(b"before\n").unwrap();
         let filled = fill(&dir, 0).unwrap();
@@ -159,7 +170,7 @@ mod tests {
         log.append(&[b'y'; 65536]).unwrap();
         unfill(&dir).unwrap();
         unfill(&dir).unwrap();
-        let _ = std::process::Command::new("umount").arg(&dir).status();
-        let _ = std::fs::remove_dir_all(&dir);
+        // The open record file would keep the mount busy.
+        drop(log);
     }
 }

@@ -39,6 +39,7 @@ fn fill_leaves_what_it_is_told_and_remove_gives_it_back() {
         let _ = std::fs::remove_dir_all(&dir);
         return;
     }
+    let _mounted = Mounted(dir.clone());
     let d = dir.to_str().unwrap();
     let out = workload(&["fill", d, "--leave", "1048576"]);
     assert!(out.status.success(), "{out:?}");
@@ -59,6 +60,14 @@ fn fill_leaves_what_it_is_told_and_remove_gives_it_back() {
         workload(&["fill", d, "--leave", "lots"]).status.code(),
         Some(2)
     );
-    let _ = Command::new("umount").arg(&dir).status();
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Unmounts and removes the test's tmpfs however the test ends.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -115,3 +115,50 @@ fn tempfile_dir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Connections the pool dialled to `target`, counted by a forwarder in front of it.
+async fn counting_forwarder(
+    target: std::net::SocketAddr,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    (addr, count)
+}
+
+/// A pooled connection past its age is re-dialled (so the peer's name is resolved
+/// again, and a DNS failure shows); a young one is reused.
+#[tokio::test]
+async fn pooled_connections_are_redialled_after_their_max_age() {
+    let callee = start(common::config("db", &[])).await;
+    for (max_age_ms, dials) in [(60_000, 1), (50, 3)] {
+        let (front, count) = counting_forwarder(callee.addr).await;
+        let caller = start(Config {
+            conn_max_age_ms: max_age_ms,
+            ..common::config("api", &[("db", front)])
+        })
+        .await;
+        for _ in 0..3 {
+            assert_eq!(get(caller.addr, "/").await.status, 200);
+            tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+        }
+        assert_eq!(
+            count.load(std::sync::atomic::Ordering::Relaxed),
+            dials,
+            "max age {max_age_ms} ms"
+        );
+    }
+}
