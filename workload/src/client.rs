@@ -1,8 +1,9 @@
 //! Downstream calls: one attempt over the bounded pool under a deadline, and the retry
-//! policy around attempts (including the `retry_storm` bug).
+//! policy around attempts (including the `retry_storm` bug). Each attempt is its own
+//! CLIENT span and the callee's parent (its `traceparent` names the attempt's span).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -11,7 +12,9 @@ use serde_json::json;
 
 use crate::log::{Level, Logger};
 use crate::metrics::Metrics;
+use crate::otlp::{self, SpanKind, Tracer};
 use crate::pool::{Pool, PoolError};
+use crate::trace::{self, TraceContext, TRACEPARENT};
 
 /// Largest downstream response body read; the workload's own bodies are tiny.
 const MAX_BODY: usize = 1 << 20;
@@ -66,8 +69,23 @@ impl CallError {
 pub struct CallRequest {
     /// Request path on the peer.
     pub path: String,
-    /// Extra headers (`traceparent`, the caller's name, slow-query hints).
+    /// Extra headers (the caller's name, slow-query hints); `traceparent` is added per
+    /// attempt.
     pub headers: Vec<(&'static str, String)>,
+}
+
+/// Where a call reports what happened: metrics, logs, and spans under the caller's
+/// server span.
+#[derive(Debug, Clone, Copy)]
+pub struct Observe<'a> {
+    /// Attempt counters and durations.
+    pub metrics: &'a Metrics,
+    /// Retry warnings.
+    pub logger: &'a Logger,
+    /// One CLIENT span per attempt.
+    pub tracer: &'a Tracer,
+    /// The caller's span: the trace, and the parent of the attempts' spans.
+    pub trace: &'a TraceContext,
 }
 
 /// How hard to try.
@@ -97,16 +115,22 @@ pub struct CallResponse {
     pub attempts: u32,
 }
 
-/// Calls `peer` under `policy`, recording every attempt in `metrics` and logging retries.
+/// Calls `peer` under `policy`, recording every attempt (metrics, a span) and logging
+/// retries.
 pub async fn call(
     pool: &Arc<Pool>,
     peer: &str,
     req: &CallRequest,
     policy: RetryPolicy,
-    metrics: &Metrics,
-    logger: &Logger,
-    trace_id: &str,
+    obs: Observe<'_>,
 ) -> Result<CallResponse, CallError> {
+    let Observe {
+        metrics,
+        logger,
+        tracer,
+        trace,
+    } = obs;
+    let trace_id = trace.trace_id.as_str();
     let max_attempts = match policy.storm {
         Some(n) => n.max(1),
         None => policy.retries + 1,
@@ -115,13 +139,33 @@ pub async fn call(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let start = Instant::now();
-        let result = attempt_once(pool, peer, req, policy).await;
+        let span_id = trace::new_span_id();
+        let mut sent = req.clone();
+        sent.headers
+            .push((TRACEPARENT, trace.header_with_parent(&span_id)));
+        let (wall, start) = (SystemTime::now(), Instant::now());
+        let result = attempt_once(pool, peer, &sent, policy).await;
+        let elapsed = start.elapsed();
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => e.outcome(),
         };
-        metrics.record_client(peer, outcome, start.elapsed().as_secs_f64());
+        metrics.record_client(peer, outcome, elapsed.as_secs_f64());
+        if tracer.enabled() && trace.sampled() {
+            let end = wall + elapsed;
+            tracer.record(client_span(
+                ClientAttempt {
+                    pool,
+                    peer,
+                    path: &req.path,
+                    trace,
+                    span_id: &span_id,
+                    resend: attempt - 1,
+                },
+                (wall, end),
+                result.as_ref().map(|(status, _)| *status),
+            ));
+        }
         let retry = attempt < max_attempts && (policy.storm.is_some() || result.is_err());
         if !retry {
             return result.map(|(status, body)| CallResponse {
@@ -146,6 +190,77 @@ pub async fn call(
             tokio::time::sleep(backoff).await;
             backoff *= 2;
         }
+    }
+}
+
+/// What a CLIENT span names.
+struct ClientAttempt<'a> {
+    pool: &'a Pool,
+    peer: &'a str,
+    path: &'a str,
+    trace: &'a TraceContext,
+    span_id: &'a str,
+    /// Attempts before this one.
+    resend: u32,
+}
+
+/// The CLIENT span of one attempt; `result` is the status code or the error.
+fn client_span(
+    a: ClientAttempt<'_>,
+    (start, end): (SystemTime, SystemTime),
+    result: Result<u16, &CallError>,
+) -> otlp::Span {
+    let authority = a.pool.authority();
+    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "80"));
+    let mut attributes = vec![
+        otlp::attr("http.request.method", "GET"),
+        otlp::attr("server.address", host),
+        otlp::attr_int("server.port", port.parse().unwrap_or(80)),
+        otlp::attr("url.full", format!("http://{authority}{}", a.path)),
+        otlp::attr("peer.service", a.peer),
+    ];
+    if a.resend > 0 {
+        attributes.push(otlp::attr_int(
+            "http.request.resend_count",
+            i64::from(a.resend),
+        ));
+    }
+    let code = match result {
+        Ok(code) => Some(code),
+        Err(CallError::Status { status, .. }) => Some(*status),
+        Err(_) => None,
+    };
+    if let Some(code) = code {
+        attributes.push(otlp::attr_int("http.response.status_code", i64::from(code)));
+    }
+    // A client span fails on any 4xx/5xx and on transport errors (HTTP conventions).
+    let status = match (result, code) {
+        (Err(e), Some(code)) => {
+            attributes.push(otlp::attr("error.type", code.to_string()));
+            otlp::error_status(e.to_string())
+        }
+        (Err(e), None) => {
+            attributes.push(otlp::attr("error.type", e.outcome()));
+            otlp::error_status(e.to_string())
+        }
+        (Ok(code), _) if code >= 400 => {
+            attributes.push(otlp::attr("error.type", code.to_string()));
+            otlp::error_status(format!("{} returned {code}", a.peer))
+        }
+        (Ok(_), _) => None,
+    };
+    otlp::Span {
+        trace_id: trace::id_bytes(&a.trace.trace_id),
+        span_id: trace::id_bytes(a.span_id),
+        parent_span_id: trace::id_bytes(&a.trace.span_id),
+        flags: u32::from(a.trace.sampled()),
+        name: "GET".to_owned(),
+        kind: SpanKind::Client as i32,
+        start_time_unix_nano: otlp::unix_nanos(start),
+        end_time_unix_nano: otlp::unix_nanos(end),
+        attributes,
+        status,
+        ..Default::default()
     }
 }
 

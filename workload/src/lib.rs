@@ -2,11 +2,11 @@
 //! topology (web, api, worker, cache, database, queue): it burns the configured CPU,
 //! holds memory, waits, calls its downstreams over bounded connection pools with
 //! timeouts and retries, and exports Prometheus metrics with the simulator's names,
-//! JSON logs and W3C trace context. Code-level faults are failpoints ([`faults`]) that
-//! a "deploy" ships through `OTRASHI_FAILPOINTS` or an admin call switches at runtime.
-//!
-//! Spans are propagated (`traceparent`) and their ids logged; exporting them over OTLP
-//! is not implemented yet.
+//! JSON logs, and OpenTelemetry spans (a SERVER span per request, a CLIENT span per
+//! downstream attempt) exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is
+//! set ([`otlp`]), with W3C trace context (`traceparent`) propagated downstream.
+//! Code-level faults are failpoints ([`faults`]) that a "deploy" ships through
+//! `OTRASHI_FAILPOINTS` or an admin call switches at runtime.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -17,6 +17,7 @@ pub mod faults;
 pub mod handler;
 pub mod log;
 pub mod metrics;
+pub mod otlp;
 pub mod pool;
 pub mod procfs;
 pub mod server;

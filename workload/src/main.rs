@@ -18,6 +18,10 @@ otrashi-workload: one service of an otrashi topology. Configured by environment:
   OTRASHI_ACCESS_LOG             true|false
   OTRASHI_ADMIN_TOKEN            enables POST /admin/failpoints (Bearer token)
   OTRASHI_FAILPOINTS             name=actions;... e.g. handler_error=30%return
+  OTEL_EXPORTER_OTLP_ENDPOINT    export spans over OTLP/HTTP protobuf to this base URL
+                                 (+ /v1/traces); none are exported when unset
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  the full traces URL instead
+  OTEL_RESOURCE_ATTRIBUTES       key=value,... (service.instance.id defaults to HOSTNAME)
 Subcommand: health   exits 0 when GET /healthz on this container's port answers 200
             (the container health check; OTRASHI_PORT or 8080)
 Subcommand: delay-proxy LISTEN TARGET DELAY_MS JITTER_MS SECONDS
@@ -27,6 +31,8 @@ Subcommand: hog MEBIBYTES SECONDS   hold (and touch) that much memory for SECOND
 Subcommand: burn THREADS PCT SECONDS   spin THREADS threads at PCT% duty for SECONDS
             (the Docker backend's infra.cpu_saturation: a stray process in the container)
 Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
+Spans: a SERVER span per request, a CLIENT span per downstream attempt; dropped spans
+       count in otel_spans_dropped_total on /metrics
 ";
 
 fn main() -> ExitCode {

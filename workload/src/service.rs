@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::{Config, ConfigError, Kind};
 use crate::log::Logger;
 use crate::metrics::{Metrics, PeerLabels};
+use crate::otlp::{Tracer, QUEUE_CAPACITY};
 use crate::pool::Pool;
 
 /// A downstream with its pool.
@@ -33,6 +34,8 @@ pub struct Service {
     pub metrics: Metrics,
     /// Downstreams in call order.
     pub peers: Vec<Peer>,
+    /// Span recorder; disabled when no OTLP endpoint is configured.
+    pub tracer: Tracer,
     /// Lookups served, for a cache's even spread of hits.
     pub(crate) cache_lookups: AtomicU64,
 }
@@ -66,7 +69,18 @@ impl Service {
                 pool: Pool::new(&d.name, &endpoint.authority, config.pool_size, in_use),
             });
         }
+        let tracer = if config.otlp_traces_endpoint.is_some() {
+            Tracer::new(
+                &config.service,
+                &config.resource_attributes,
+                &metrics,
+                QUEUE_CAPACITY,
+            )
+        } else {
+            Tracer::disabled()
+        };
         Ok(Arc::new(Service {
+            tracer,
             logger,
             config,
             metrics,
