@@ -5,8 +5,10 @@
 //! and tc inside a container's network namespace, `docker update`, pause, recreated
 //! containers carrying failpoints, the workload's admin endpoint), and collects the
 //! same telemetry the simulator writes: scraped `/metrics`, container stats and
-//! restarts, Docker events, JSON logs with mined templates, spans rebuilt from the
-//! access lines, deploys, and an alert from the same SLO rules.
+//! restarts, Docker events, JSON logs with mined templates, OpenTelemetry spans the
+//! workloads export over OTLP to a receiver on the episode network's gateway
+//! (`traces`; spans rebuilt from access lines only for services that exported none),
+//! deploys, and an alert from the same SLO rules.
 //!
 //! Scenarios are scaled to fit a small host (see [`plan::Scale`]): a 6-minute
 //! timeline runs in about 45 s and telemetry is reported in scenario time; load is
@@ -24,6 +26,7 @@ pub mod plan;
 pub mod prom;
 mod store;
 mod sweep;
+mod traces;
 
 use std::path::PathBuf;
 use std::sync::Arc;
