@@ -31,7 +31,10 @@ pub mod opentelemetry {
             /// Version 1.
             pub mod v1 {
                 #![allow(missing_docs, clippy::all, rust_2018_idioms)]
-                include!(concat!(env!("OUT_DIR"), "/opentelemetry.proto.common.v1.rs"));
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/opentelemetry.proto.common.v1.rs"
+                ));
             }
         }
         /// `opentelemetry.proto.resource.v1`: the entity that produced telemetry.

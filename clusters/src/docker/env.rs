@@ -200,7 +200,7 @@ impl DockerEnv {
             .iter()
             .map(|s| {
                 let mut spec = plan::container(&self.incident, s, &self.episode, image, &net_name);
-                spec.env.extend(self.traces.env(&spec.name));
+                spec.env.extend(self.traces.env());
                 spec
             })
             .collect();

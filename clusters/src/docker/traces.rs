@@ -81,13 +81,12 @@ impl Traces {
     }
 
     /// The environment a workload container exports its spans with (empty without a
-    /// receiver): the endpoint, and the container as `service.instance.id`.
-    pub fn env(&self, container: &str) -> Vec<String> {
+    /// receiver). `service.instance.id` is left to the workload's default, the
+    /// container's hostname (its short id), which stays right when a fault recreates
+    /// the container from the same spec under another name.
+    pub fn env(&self) -> Vec<String> {
         match &self.receiver {
-            Some(r) => vec![
-                format!("OTEL_EXPORTER_OTLP_ENDPOINT={}", r.endpoint()),
-                format!("OTEL_RESOURCE_ATTRIBUTES=service.instance.id={container}"),
-            ],
+            Some(r) => vec![format!("OTEL_EXPORTER_OTLP_ENDPOINT={}", r.endpoint())],
             None => Vec::new(),
         }
     }
