@@ -27,11 +27,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let descriptors = protox::compile(files, ["."])?;
         // Messages only: the OTLP/HTTP exporter and receiver need no gRPC stubs, and
         // leaving them out keeps tonic out of the workload.
+        let mut config = tonic_prost_build::Config::new();
+        // Its upstream comment has an indented JSON example that rustdoc would run as
+        // a doctest.
+        config.disable_comments([".opentelemetry.proto.trace.v1.Span.attributes"]);
         tonic_prost_build::configure()
             .build_client(false)
             .build_server(false)
             .build_transport(false)
-            .compile_fds(descriptors)?;
+            .compile_fds_with_config(descriptors, config)?;
     }
     Ok(())
 }

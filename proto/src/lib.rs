@@ -30,7 +30,7 @@ pub mod opentelemetry {
         pub mod common {
             /// Version 1.
             pub mod v1 {
-                #![allow(missing_docs, clippy::all, rust_2018_idioms)]
+                #![allow(missing_docs, clippy::all, rust_2018_idioms, rustdoc::all)]
                 include!(concat!(
                     env!("OUT_DIR"),
                     "/opentelemetry.proto.common.v1.rs"
@@ -41,7 +41,7 @@ pub mod opentelemetry {
         pub mod resource {
             /// Version 1.
             pub mod v1 {
-                #![allow(missing_docs, clippy::all, rust_2018_idioms)]
+                #![allow(missing_docs, clippy::all, rust_2018_idioms, rustdoc::all)]
                 include!(concat!(
                     env!("OUT_DIR"),
                     "/opentelemetry.proto.resource.v1.rs"
@@ -52,7 +52,7 @@ pub mod opentelemetry {
         pub mod trace {
             /// Version 1.
             pub mod v1 {
-                #![allow(missing_docs, clippy::all, rust_2018_idioms)]
+                #![allow(missing_docs, clippy::all, rust_2018_idioms, rustdoc::all)]
                 include!(concat!(env!("OUT_DIR"), "/opentelemetry.proto.trace.v1.rs"));
             }
         }
@@ -62,7 +62,7 @@ pub mod opentelemetry {
             pub mod trace {
                 /// Version 1: `ExportTraceServiceRequest` / `ExportTraceServiceResponse`.
                 pub mod v1 {
-                    #![allow(missing_docs, clippy::all, rust_2018_idioms)]
+                    #![allow(missing_docs, clippy::all, rust_2018_idioms, rustdoc::all)]
                     include!(concat!(
                         env!("OUT_DIR"),
                         "/opentelemetry.proto.collector.trace.v1.rs"

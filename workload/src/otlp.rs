@@ -440,7 +440,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unreachable_receiver_drops_the_batch_and_recovers_nothing_else() {
+    async fn an_unreachable_receiver_costs_the_batch_and_warns_once() {
         let closed = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap()
