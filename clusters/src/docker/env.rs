@@ -798,7 +798,7 @@ impl Env for DockerEnv {
         let _ = load.await;
         let _ = events_task.await;
         result?;
-        let otlp = self.traces.finish().await;
+        let otlp = self.traces.finish(&cx.cancel).await;
         let ids: Vec<String> = self.live.iter().map(|l| l.id.clone()).collect();
         for (i, id) in ids.iter().enumerate() {
             self.collect_logs_of(i, id).await;

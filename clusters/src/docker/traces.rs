@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use bollard::query_parameters::InspectNetworkOptions;
 use otrashi_docker::Engine;
 use otrashi_gym::telemetry::Span;
+use tokio_util::sync::CancellationToken;
 
 use super::plan::Scale;
 use crate::otlp::{Receiver, ReceiverStats, SpanStore, DEFAULT_MAX_BODY};
@@ -97,14 +98,18 @@ impl Traces {
     }
 
     /// Waits until the exporters' last batches are in (no span for [`QUIET`], at most
-    /// [`FLUSH_LIMIT`]) and takes the spans; `None` without a receiver.
-    pub async fn finish(&mut self) -> Option<SpanStore> {
+    /// [`FLUSH_LIMIT`], less when `cancel` fires) and takes the spans; `None` without
+    /// a receiver.
+    pub async fn finish(&mut self, cancel: &CancellationToken) -> Option<SpanStore> {
         let receiver = self.receiver.as_ref()?;
         let begin = Instant::now();
         let mut seen = receiver.stats().accepted + receiver.stats().rejected;
         let mut quiet_since = Instant::now();
         while begin.elapsed() < FLUSH_LIMIT && quiet_since.elapsed() < QUIET {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
             let now = receiver.stats().accepted + receiver.stats().rejected;
             if now != seen {
                 seen = now;
