@@ -1,6 +1,7 @@
 //! Compiles the `.proto` files with protox (a Rust protobuf compiler), so building
 //! needs no system `protoc`: `otrashi/v1/*.proto` under the `trainer` feature, the
-//! vendored OTLP trace schema (`opentelemetry/proto/...`) under `otlp`.
+//! vendored OTLP trace schema (`opentelemetry/proto/...`) under `otlp`, with the
+//! `TraceService` server stubs under `otlp-grpc`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let feature = |name: &str| std::env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
@@ -25,15 +26,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("cargo:rerun-if-changed={f}");
         }
         let descriptors = protox::compile(files, ["."])?;
-        // Messages only: the OTLP/HTTP exporter and receiver need no gRPC stubs, and
-        // leaving them out keeps tonic out of the workload.
+        // Messages only unless `otlp-grpc`: the OTLP/HTTP exporter and receiver need no
+        // gRPC stubs, and leaving them out keeps tonic out of the workload.
         let mut config = tonic_prost_build::Config::new();
         // Its upstream comment has an indented JSON example that rustdoc would run as
         // a doctest.
         config.disable_comments([".opentelemetry.proto.trace.v1.Span.attributes"]);
         tonic_prost_build::configure()
             .build_client(false)
-            .build_server(false)
+            .build_server(feature("OTLP_GRPC"))
             .build_transport(false)
             .compile_fds_with_config(descriptors, config)?;
     }

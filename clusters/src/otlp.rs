@@ -1,6 +1,9 @@
 //! An OTLP/HTTP trace receiver for real backends (feature `otlp`): the workload's
 //! exporters `POST /v1/traces` with `content-type: application/x-protobuf`, and the
-//! spans become the telemetry model's [`Span`]s for the trace tools.
+//! spans become the telemetry model's [`Span`]s for the trace tools. With feature
+//! `otlp-grpc` (which `docker` turns on) the same port also serves the OTLP/gRPC
+//! `TraceService/Export` over cleartext HTTP/2, for exporters of OTel SDKs that
+//! default to gRPC.
 //!
 //! Backend-neutral: it binds where the caller says (the Docker backend binds the
 //! episode network's gateway), maps `service.name` to the caller's service list, and
@@ -399,16 +402,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let shared = shared.clone();
-                    connections.spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let shared = shared.clone();
-                            async move { Ok::<_, Infallible>(handle(&shared, req).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
+                    connections.spawn(serve_connection(stream, shared.clone()));
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
@@ -528,22 +522,114 @@ async fn respond(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes
             )
         }
     };
-    let converted = {
-        let mut state = shared.lock();
-        let (store, stats) = &mut *state;
-        let c = convert(&request, &shared.services, &*shared.clock, store);
-        stats.requests += 1;
-        stats.accepted += c.accepted;
-        stats.rejected += c.rejected;
-        c
+    protobuf(StatusCode::OK, shared.accept(&request).encode_to_vec())
+}
+
+impl Shared {
+    /// Stores the spans of one decoded request; the answer for the exporter.
+    fn accept(&self, request: &ExportTraceServiceRequest) -> ExportTraceServiceResponse {
+        let converted = {
+            let mut state = self.lock();
+            let (store, stats) = &mut *state;
+            let c = convert(request, &self.services, &*self.clock, store);
+            stats.requests += 1;
+            stats.accepted += c.accepted;
+            stats.rejected += c.rejected;
+            c
+        };
+        ExportTraceServiceResponse {
+            partial_success: (converted.rejected > 0).then(|| ExportTracePartialSuccess {
+                rejected_spans: i64::try_from(converted.rejected).unwrap_or(i64::MAX),
+                error_message: converted.reason.unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// Every response body: the protobuf answers of OTLP/HTTP, or tonic's gRPC frames.
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves one connection: OTLP/HTTP on HTTP/1.1, and with `otlp-grpc` also the
+/// OTLP/gRPC `TraceService` (HTTP/2, `content-type: application/grpc`) on the same port.
+async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    #[cfg(feature = "otlp-grpc")]
+    let grpc = grpc::server(&shared);
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let shared = shared.clone();
+        #[cfg(feature = "otlp-grpc")]
+        let grpc = grpc.clone();
+        async move {
+            #[cfg(feature = "otlp-grpc")]
+            if grpc::is_grpc(&req) {
+                return Ok::<_, Infallible>(grpc::call(grpc, req).await);
+            }
+            let response = handle(&shared, req).await;
+            let body = |b: Full<Bytes>| -> Body {
+                b.map_err(|never| -> BoxError { match never {} })
+                    .boxed_unsync()
+            };
+            Ok::<_, Infallible>(response.map(body))
+        }
+    });
+    #[cfg(feature = "otlp-grpc")]
+    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+    #[cfg(not(feature = "otlp-grpc"))]
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+/// OTLP/gRPC: tonic's generated `TraceService` server over the same [`Shared`] state.
+#[cfg(feature = "otlp-grpc")]
+mod grpc {
+    use super::{Body, Shared};
+    use http_body_util::BodyExt;
+    use hyper::body::Incoming;
+    use hyper::Request;
+    use otrashi_proto::opentelemetry::proto::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
     };
-    let response = ExportTraceServiceResponse {
-        partial_success: (converted.rejected > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: i64::try_from(converted.rejected).unwrap_or(i64::MAX),
-            error_message: converted.reason.unwrap_or_default(),
-        }),
+    use otrashi_proto::opentelemetry::proto::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
     };
-    protobuf(StatusCode::OK, response.encode_to_vec())
+    use std::sync::Arc;
+    use tonic::codegen::Service;
+
+    pub(super) struct Export(Arc<Shared>);
+
+    #[tonic::async_trait]
+    impl TraceService for Export {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            Ok(tonic::Response::new(self.0.accept(request.get_ref())))
+        }
+    }
+
+    pub(super) fn server(shared: &Arc<Shared>) -> TraceServiceServer<Export> {
+        TraceServiceServer::new(Export(shared.clone())).max_decoding_message_size(shared.max_body)
+    }
+
+    pub(super) fn is_grpc(req: &Request<Incoming>) -> bool {
+        req.headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/grpc"))
+    }
+
+    pub(super) async fn call(
+        mut server: TraceServiceServer<Export>,
+        req: Request<Incoming>,
+    ) -> hyper::Response<Body> {
+        match server.call(req).await {
+            Ok(response) => response.map(|b| b.map_err(Into::into).boxed_unsync()),
+            Err(never) => match never {},
+        }
+    }
 }
 
 #[cfg(test)]

@@ -227,3 +227,95 @@ async fn malformed_requests_are_refused_with_a_message_and_the_receiver_keeps_se
         "the port is closed after shutdown"
     );
 }
+
+/// OTLP/gRPC on the same port, as an OTel SDK exporter sends it (cleartext HTTP/2,
+/// `TraceService/Export`, protobuf frames).
+#[cfg(feature = "otlp-grpc")]
+#[tokio::test]
+async fn the_same_port_speaks_otlp_grpc() {
+    use otrashi_proto::opentelemetry::proto::common::v1::{any_value, AnyValue, KeyValue};
+    use otrashi_proto::opentelemetry::proto::resource::v1::Resource;
+    use otrashi_proto::opentelemetry::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    let t0 = now_ns();
+    let mut receiver = Receiver::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        vec!["cart".to_owned()],
+        clock_from(t0),
+        DEFAULT_MAX_BODY,
+    )
+    .await
+    .unwrap();
+    let span = |id: u8| Span {
+        trace_id: vec![7; 16],
+        span_id: vec![id; 8],
+        name: "GET /cart".into(),
+        start_time_unix_nano: t0 + 1_000_000,
+        end_time_unix_nano: t0 + 3_000_000,
+        ..Default::default()
+    };
+    let request = |service: &str, spans| ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(service.into())),
+                    }),
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let channel = tonic::transport::Endpoint::from_shared(receiver.endpoint())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = tonic::client::Grpc::new(channel);
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+    client.ready().await.unwrap();
+    let reply: tonic::Response<ExportTraceServiceResponse> = client
+        .unary(
+            tonic::Request::new(request("cart", vec![span(1), span(2)])),
+            path.clone(),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner(), ExportTraceServiceResponse::default());
+    client.ready().await.unwrap();
+    let reply: tonic::Response<ExportTraceServiceResponse> = client
+        .unary(
+            tonic::Request::new(request("ghost", vec![span(3)])),
+            path,
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.into_inner().partial_success.unwrap().rejected_spans,
+        1
+    );
+    let store = receiver.take();
+    assert_eq!(store.spans.len(), 2);
+    assert_eq!(store.spans[0].start_us, 1000);
+    assert_eq!(store.spans[0].duration_us, 2000);
+    // OTLP/HTTP still works on the same port.
+    let (status, _) = send(
+        receiver.local_addr(),
+        "POST /v1/traces HTTP/1.1\r\ncontent-type: application/x-protobuf",
+        &request("cart", vec![span(4)]).encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(receiver.stats().accepted, 3);
+    receiver.shutdown().await;
+}

@@ -12,7 +12,9 @@
 //! Feature `otlp`: the OpenTelemetry trace messages ([`opentelemetry::proto`]), vendored
 //! from opentelemetry-proto under `opentelemetry/` (see its README for the upstream
 //! version). Messages only, no tonic: the workload exports spans with them over
-//! OTLP/HTTP and the gym's receiver decodes them.
+//! OTLP/HTTP and the gym's receiver decodes them. Feature `otlp-grpc` adds the
+//! `TraceService` server (`trace_service_server`), for a receiver that also speaks
+//! OTLP/gRPC.
 
 /// Version 1 of the protocol. Additions keep field numbers; breaking changes go to `v2`.
 #[cfg(feature = "trainer")]
