@@ -4,7 +4,8 @@
 //! telemetry (code changes, metrics, events, logs, traces) in milliseconds, with no
 //! containers, so that RL training can run thousands of episodes per minute and tests
 //! can pin what each fault looks like. Real backends (Docker, Kubernetes) come behind
-//! cargo features and deliver the same [`otrashi_gym::Telemetry`].
+//! cargo features and deliver the same [`otrashi_gym::Telemetry`]; their spans arrive
+//! over OTLP at the receiver in `otlp` (feature `otlp`, which `docker` turns on).
 //!
 //! ```
 //! let incident = otrashi_clusters::bench_incident(7);
@@ -16,6 +17,8 @@
 
 #[cfg(feature = "docker")]
 pub mod docker;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod sim;
 mod slo_alert;
 

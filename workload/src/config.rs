@@ -220,6 +220,13 @@ pub struct Config {
     /// Share of requests that use `upstream_timeout` (a staged rollout of the
     /// setting), in percent.
     pub upstream_timeout_rollout_pct: f64,
+    /// Where spans are exported (OTLP/HTTP protobuf, the full `.../v1/traces` URL);
+    /// `None`: no exporter. From `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` plus `/v1/traces`, as the OTel SDKs read them.
+    pub otlp_traces_endpoint: Option<String>,
+    /// Extra resource attributes of exported spans (`OTEL_RESOURCE_ATTRIBUTES`);
+    /// `service.instance.id` defaults to the host name (the container's id on Docker).
+    pub resource_attributes: Vec<(String, String)>,
 }
 
 /// The environment variable holding a service's upstream timeout (`cart-api` →
@@ -275,6 +282,8 @@ impl Default for Config {
             conn_max_age_ms: 30_000,
             upstream_timeout: None,
             upstream_timeout_rollout_pct: 100.0,
+            otlp_traces_endpoint: None,
+            resource_attributes: Vec::new(),
         }
     }
 }
@@ -294,8 +303,11 @@ impl Config {
     /// `OTRASHI_KEYSPACE`, `OTRASHI_VALUE_BYTES`, `OTRASHI_CACHE_TTL_S`,
     /// `OTRASHI_ADMIN_TOKEN`, `OTRASHI_ACCESS_LOG`, `OTRASHI_DATA_DIR`,
     /// `OTRASHI_WRITE_PCT`, `OTRASHI_CONN_MAX_AGE_MS`, the service's own
-    /// `<SERVICE>_UPSTREAM_TIMEOUT` and `<SERVICE>_UPSTREAM_TIMEOUT_ROLLOUT_PCT`, and
-    /// validates the result.
+    /// `<SERVICE>_UPSTREAM_TIMEOUT` and `<SERVICE>_UPSTREAM_TIMEOUT_ROLLOUT_PCT`, the
+    /// OpenTelemetry variables `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_PROTOCOL` (only
+    /// `http/protobuf`), `OTEL_RESOURCE_ATTRIBUTES`, and `HOSTNAME` (the default
+    /// `service.instance.id`), and validates the result.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut config = match get("OTRASHI_CONFIG") {
             Some(doc) if doc.trim_start().starts_with('{') => {
@@ -386,6 +398,7 @@ impl Config {
                     reason: format!("{e}"),
                 })?;
         }
+        otel_from_lookup(&mut config, &get)?;
         config.validate()?;
         Ok(config)
     }
@@ -443,6 +456,9 @@ impl Config {
         for d in &self.downstreams {
             d.endpoint()?;
         }
+        if let Some(url) = &self.otlp_traces_endpoint {
+            otlp_endpoint(url)?;
+        }
         Ok(())
     }
 
@@ -455,6 +471,14 @@ impl Config {
             Kind::Cache => 5.0,
             Kind::Web | Kind::Api | Kind::Worker => 25.0,
         })
+    }
+
+    /// The OTLP traces endpoint split for the client, when an exporter is configured.
+    pub fn otlp_endpoint(&self) -> Result<Option<Endpoint>, ConfigError> {
+        self.otlp_traces_endpoint
+            .as_deref()
+            .map(otlp_endpoint)
+            .transpose()
     }
 
     /// The deadline of one downstream attempt.
@@ -472,6 +496,96 @@ where
         value: value.clone(),
         reason: e.to_string(),
     })
+}
+
+/// The OpenTelemetry SDK variables (an empty value counts as unset, as the OTel
+/// specification says).
+fn otel_from_lookup(
+    config: &mut Config,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+    if let Some(p) = get("OTEL_EXPORTER_OTLP_PROTOCOL") {
+        if p.trim() != "http/protobuf" {
+            return Err(ConfigError::Env {
+                var: "OTEL_EXPORTER_OTLP_PROTOCOL",
+                value: p,
+                reason: "this exporter speaks http/protobuf only; unset it or set http/protobuf"
+                    .to_owned(),
+            });
+        }
+    }
+    if let Some(url) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        config.otlp_traces_endpoint = Some(url.trim().to_owned());
+    } else if let Some(base) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        // The base URL of all signals: each signal appends its own path.
+        config.otlp_traces_endpoint =
+            Some(format!("{}/v1/traces", base.trim().trim_end_matches('/')));
+    }
+    if let Some(list) = get("OTEL_RESOURCE_ATTRIBUTES") {
+        config.resource_attributes = parse_resource_attributes(&list)?;
+    }
+    let has_instance = config
+        .resource_attributes
+        .iter()
+        .any(|(k, _)| k == "service.instance.id");
+    if let (false, Some(host)) = (has_instance, get("HOSTNAME")) {
+        config
+            .resource_attributes
+            .push(("service.instance.id".to_owned(), host.trim().to_owned()));
+    }
+    Ok(())
+}
+
+/// `key=value,...` with percent-encoded values (the W3C baggage octet rules the OTel
+/// specification uses for `OTEL_RESOURCE_ATTRIBUTES`).
+fn parse_resource_attributes(list: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let bad = |reason: &str| ConfigError::Env {
+        var: "OTEL_RESOURCE_ATTRIBUTES",
+        value: list.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| bad("each entry is key=value"))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(bad("empty attribute key"));
+        }
+        let value = percent_decode(value.trim()).ok_or_else(|| bad("bad percent-encoding"))?;
+        out.push((key.to_owned(), value));
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// An OTLP/HTTP URL: plain `http://host:port/path` (the exporter has no TLS; the gym's
+/// receiver is on the episode's private network).
+fn otlp_endpoint(url: &str) -> Result<Endpoint, ConfigError> {
+    Downstream {
+        name: "OTLP traces endpoint".to_owned(),
+        url: url.to_owned(),
+        kind: None,
+    }
+    .endpoint()
 }
 
 /// Parses `name[:kind]=http://host:port,...` (an empty string means no downstreams).
@@ -612,6 +726,19 @@ mod tests {
         assert!(matches!(url, Err(ConfigError::DownstreamUrl { .. })));
         let path = Config::from_lookup(lookup(&[("OTRASHI_DOWNSTREAMS", "a=redis://a:1/0")]));
         assert!(matches!(path, Err(ConfigError::DownstreamUrl { .. })));
+        let otlp = Config::from_lookup(lookup(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://collector:4318",
+        )]));
+        assert!(matches!(otlp, Err(ConfigError::DownstreamUrl { .. })));
+        let grpc = Config::from_lookup(lookup(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]));
+        assert!(matches!(
+            grpc,
+            Err(ConfigError::Env {
+                var: "OTEL_EXPORTER_OTLP_PROTOCOL",
+                ..
+            })
+        ));
         let pool = Config::from_lookup(lookup(&[("OTRASHI_POOL_SIZE", "0")]));
         assert!(matches!(
             pool,
@@ -620,5 +747,51 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn otel_variables_configure_the_exporter() {
+        let none = Config::from_lookup(lookup(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " ")])).unwrap();
+        assert_eq!(none.otlp_traces_endpoint, None, "empty means unset");
+        let base = Config::from_lookup(lookup(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://172.18.0.1:4318/"),
+            ("HOSTNAME", "3f2a9c"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            base.otlp_traces_endpoint.as_deref(),
+            Some("http://172.18.0.1:4318/v1/traces")
+        );
+        let e = base.otlp_endpoint().unwrap().unwrap();
+        assert_eq!(
+            (e.authority.as_str(), e.path.as_str()),
+            ("172.18.0.1:4318", "/v1/traces")
+        );
+        assert_eq!(
+            base.resource_attributes,
+            [("service.instance.id".to_owned(), "3f2a9c".to_owned())]
+        );
+        let traces = Config::from_lookup(lookup(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:9/custom"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.instance.id=cart-1, deployment.environment=gym%20a",
+            ),
+            ("HOSTNAME", "not-used"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            traces.otlp_traces_endpoint.as_deref(),
+            Some("http://c:9/custom")
+        );
+        assert_eq!(
+            traces.resource_attributes,
+            [
+                ("service.instance.id".to_owned(), "cart-1".to_owned()),
+                ("deployment.environment".to_owned(), "gym a".to_owned()),
+            ]
+        );
     }
 }

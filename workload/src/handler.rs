@@ -4,35 +4,49 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::client::{self, CallRequest, RetryPolicy};
+use crate::client::{self, CallRequest, Observe, RetryPolicy};
 use crate::config::Kind;
 use crate::faults;
 use crate::log::Level;
 use crate::metrics::CodeLabels;
+use crate::otlp::{self, SpanKind};
 use crate::pool::Pool;
 use crate::resp::RespPool;
 use crate::service::{Peer, Service, Transport};
-use crate::trace::{TraceContext, TRACEPARENT};
+use crate::trace::{self, TraceContext, TRACEPARENT};
 
 /// Header a caller sets to make a database peer run a slow query (`slow_query`).
 pub const SLOW_QUERY_HEADER: &str = "x-otrashi-slow-query-ms";
 /// Header naming the calling service.
 pub const CALLER_HEADER: &str = "x-otrashi-caller";
 
-/// Serves `GET /` and records its status and duration.
-pub async fn root(State(svc): State<Arc<Service>>, headers: HeaderMap) -> Response {
-    let start = Instant::now();
+/// How a request failed, for its span: the error type (`error.type`) and message.
+type Failure = Option<(String, String)>;
+
+/// Serves `GET /` and records its status, duration and SERVER span.
+pub async fn root(State(svc): State<Arc<Service>>, uri: Uri, headers: HeaderMap) -> Response {
+    let (wall, start) = (SystemTime::now(), Instant::now());
     let trace = TraceContext::from_header(headers.get(TRACEPARENT).and_then(|v| v.to_str().ok()));
-    let (status, body) = handle(&svc, &headers, &trace).await;
+    let (status, body, failure) = handle(&svc, &headers, &trace).await;
     let elapsed = start.elapsed();
+    if svc.tracer.enabled() && trace.sampled() {
+        svc.tracer.record(server_span(
+            &svc,
+            &trace,
+            uri.path(),
+            (wall, wall + elapsed),
+            status,
+            failure,
+        ));
+    }
     svc.metrics
         .requests
         .get_or_create(&CodeLabels {
@@ -76,7 +90,61 @@ fn well_formed_token(value: &str) -> bool {
         })
 }
 
-async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (StatusCode, Value) {
+/// The SERVER span of one request. Only a 5xx is an error on the server side (HTTP
+/// conventions); its message is what the service logs for it.
+fn server_span(
+    svc: &Service,
+    trace: &TraceContext,
+    path: &str,
+    (start, end): (SystemTime, SystemTime),
+    status: StatusCode,
+    failure: Failure,
+) -> otlp::Span {
+    let mut attributes = vec![
+        otlp::attr("http.request.method", "GET"),
+        otlp::attr("url.path", path),
+        otlp::attr("url.scheme", "http"),
+        otlp::attr("http.route", "/"),
+        otlp::attr_int("http.response.status_code", i64::from(status.as_u16())),
+        otlp::attr_int("server.port", i64::from(svc.config.listen.port())),
+        otlp::attr("network.protocol.version", "1.1"),
+    ];
+    let span_status = if status.is_server_error() {
+        let (kind, message) = failure.unwrap_or_else(|| {
+            (
+                status.as_u16().to_string(),
+                format!("GET / {}", status.as_u16()),
+            )
+        });
+        attributes.push(otlp::attr("error.type", kind));
+        otlp::error_status(message)
+    } else {
+        None
+    };
+    otlp::Span {
+        trace_id: trace::id_bytes(&trace.trace_id),
+        span_id: trace::id_bytes(&trace.span_id),
+        parent_span_id: trace
+            .parent_span_id
+            .as_deref()
+            .map(trace::id_bytes)
+            .unwrap_or_default(),
+        flags: u32::from(trace.sampled()),
+        name: "GET /".to_owned(),
+        kind: SpanKind::Server as i32,
+        start_time_unix_nano: otlp::unix_nanos(start),
+        end_time_unix_nano: otlp::unix_nanos(end),
+        attributes,
+        status: span_status,
+        ..Default::default()
+    }
+}
+
+async fn handle(
+    svc: &Service,
+    headers: &HeaderMap,
+    trace: &TraceContext,
+) -> (StatusCode, Value, Failure) {
     let tid = Some(trace.trace_id.as_str());
     if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
         if !auth.to_str().is_ok_and(well_formed_token) {
@@ -94,9 +162,11 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
                 tid,
                 json!({"client": client}),
             );
+            // A 4xx is not an error of the server's span (HTTP conventions).
             return (
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "unauthorized", "service": svc.config.service}),
+                None,
             );
         }
     }
@@ -117,6 +187,10 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"error": "internal error", "service": svc.config.service}),
+            Some((
+                "NullReferenceError".to_owned(),
+                "NullReferenceError: cannot read field 'sku' of null".to_owned(),
+            )),
         );
     }
     if let Some(ms) = faults::fires_with(faults::HANDLER_SLOW, 500) {
@@ -160,6 +234,10 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
                     return (
                         StatusCode::INTERNAL_SERVER_ERROR,
                         json!({"error": "invalid configuration", "service": svc.config.service}),
+                        Some((
+                            "invalid_configuration".to_owned(),
+                            format!("invalid configuration: {key}: {reason}"),
+                        )),
                     );
                 }
             }
@@ -247,6 +325,14 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
                 return (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"error": e.to_string(), "service": svc.config.service, "peer": peer.name}),
+                    Some((
+                        match e {
+                            // The service answers 500 because its downstream did.
+                            client::CallError::Status { .. } => "500".to_owned(),
+                            _ => e.outcome().to_owned(),
+                        },
+                        format!("call to {} failed: {e}", peer.name),
+                    )),
                 );
             }
         }
@@ -265,12 +351,16 @@ async fn handle(svc: &Service, headers: &HeaderMap, trace: &TraceContext) -> (St
                 return (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"error": "write failed", "service": svc.config.service}),
+                    Some((
+                        "io_error".to_owned(),
+                        format!("write {}: {e}", data.path().display()),
+                    )),
                 );
             }
         }
     }
     body["calls"] = Value::Array(calls);
-    (StatusCode::OK, body)
+    (StatusCode::OK, body, None)
 }
 
 /// Whether the request of trace `trace_id` is among the `pct` percent that `what`
@@ -334,9 +424,12 @@ async fn redis_peer(
             &peer.name,
             &refs,
             policy(svc, timeout),
-            &svc.metrics,
-            &svc.logger,
-            &trace.trace_id,
+            Observe {
+                metrics: &svc.metrics,
+                logger: &svc.logger,
+                tracer: &svc.tracer,
+                trace,
+            },
         )
         .await
     };
@@ -378,22 +471,18 @@ async fn call_peer(
     mut headers: Vec<(&'static str, String)>,
     timeout: Duration,
 ) -> Result<(u16, u32, Value), client::CallError> {
-    headers.push((TRACEPARENT, trace.child_header()));
     headers.push((CALLER_HEADER, svc.config.service.clone()));
     let request = CallRequest {
         path: peer.path.clone(),
         headers,
     };
-    let reply = client::call(
-        pool,
-        &peer.name,
-        &request,
-        policy(svc, timeout),
-        &svc.metrics,
-        &svc.logger,
-        &trace.trace_id,
-    )
-    .await?;
+    let observe = Observe {
+        metrics: &svc.metrics,
+        logger: &svc.logger,
+        tracer: &svc.tracer,
+        trace,
+    };
+    let reply = client::call(pool, &peer.name, &request, policy(svc, timeout), observe).await?;
     let json = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     Ok((reply.status, reply.attempts, json))
 }

@@ -22,6 +22,10 @@ otrashi-workload: one service of an otrashi topology. Configured by environment:
   OTRASHI_CONN_MAX_AGE_MS        pooled connections are re-dialled (and re-resolved) after this
   <SERVICE>_UPSTREAM_TIMEOUT     the service's own setting (e.g. 800ms), parsed per request;
                                  <SERVICE>_UPSTREAM_TIMEOUT_ROLLOUT_PCT requests use it
+  OTEL_EXPORTER_OTLP_ENDPOINT    export spans over OTLP/HTTP protobuf to this base URL
+                                 (+ /v1/traces); none are exported when unset
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  the full traces URL instead
+  OTEL_RESOURCE_ATTRIBUTES       key=value,... (service.instance.id defaults to HOSTNAME)
 Subcommand: health   exits 0 when GET /healthz on this container's port answers 200
             (the container health check; OTRASHI_PORT or 8080)
 Subcommand: redis-ping [PORT]   exits 0 when the Redis on 127.0.0.1:PORT (6379) answers
@@ -35,6 +39,8 @@ Subcommand: burn THREADS PCT SECONDS   spin THREADS threads at PCT% duty for SEC
 Subcommand: fill DIR --leave BYTES   fill DIR's volume until ENOSPC, then free BYTES
             fill DIR --remove        delete that filler again (the Docker backend's infra.disk_full)
 Endpoints: GET /  GET /healthz  GET /metrics  GET|POST /admin/failpoints
+Spans: a SERVER span per request, a CLIENT span per downstream attempt; dropped spans
+       count in otel_spans_dropped_total on /metrics
 ";
 
 fn main() -> ExitCode {

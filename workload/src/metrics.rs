@@ -52,6 +52,14 @@ pub struct CacheLabels {
     pub result: String,
 }
 
+/// Labels of `otel_spans_dropped_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabels {
+    /// `queue_full` (spans arrived faster than they were exported), `export_failed`
+    /// (the receiver did not answer 2xx) or `rejected` (the receiver refused some).
+    pub reason: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric one workload process exports.
@@ -76,6 +84,10 @@ pub struct Metrics {
     pub db_query_duration: Histogram,
     /// `cache_requests_total{result}`: cache lookups by result.
     pub cache_requests: Family<CacheLabels, Counter>,
+    /// `otel_spans_exported_total`: spans the OTLP receiver accepted.
+    pub spans_exported: Counter,
+    /// `otel_spans_dropped_total{reason}`: spans lost on the way to the receiver.
+    pub spans_dropped: Family<DropLabels, Counter>,
     cache_hit_ratio: Gauge<f64, AtomicU64>,
     cache_hits: AtomicU64,
     cache_lookups: AtomicU64,
@@ -152,6 +164,18 @@ impl Metrics {
             "Share of lookups answered by the cache since start (bypasses count as misses)",
             cache_hit_ratio.clone(),
         );
+        let spans_exported = Counter::default();
+        registry.register(
+            "otel_spans_exported",
+            "Spans the OTLP trace receiver accepted",
+            spans_exported.clone(),
+        );
+        let spans_dropped = Family::<DropLabels, Counter>::default();
+        registry.register(
+            "otel_spans_dropped",
+            "Spans lost before the OTLP trace receiver accepted them, by reason",
+            spans_dropped.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         Metrics {
             registry,
@@ -164,6 +188,8 @@ impl Metrics {
             db_queries,
             db_query_duration,
             cache_requests,
+            spans_exported,
+            spans_dropped,
             cache_hit_ratio,
             cache_hits: AtomicU64::new(0),
             cache_lookups: AtomicU64::new(0),

@@ -31,15 +31,33 @@ pub fn router(svc: Arc<Service>) -> Router {
         .with_state(svc)
 }
 
+/// How long a stopping service waits for its last spans to be exported.
+const FINAL_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+/// With an OTLP endpoint configured, the span exporter runs beside the server and
+/// sends what is left once the server has stopped (for at most 2 s).
 pub async fn serve(
     svc: Arc<Service>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(svc))
+    let endpoint = svc.config.otlp_endpoint().ok().flatten();
+    let exporter = endpoint.and_then(|e| svc.tracer.exporter(e, svc.logger.clone()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let export = exporter.map(|e| {
+        tokio::spawn(e.run(async move {
+            let _ = stopped.await;
+        }))
+    });
+    let served = axum::serve(listener, router(svc))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    let _ = stop.send(());
+    if let Some(task) = export {
+        let _ = tokio::time::timeout(FINAL_FLUSH, task).await;
+    }
+    served
 }
 
 /// A health check above this is logged as slow (and one below it after a slow one as

@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigError, Kind, Protocol};
 use crate::disk::DataLog;
 use crate::log::Logger;
 use crate::metrics::{Metrics, PeerLabels};
+use crate::otlp::{Tracer, QUEUE_CAPACITY};
 use crate::pool::Pool;
 use crate::resp::RespPool;
 
@@ -45,6 +46,8 @@ pub struct Service {
     pub metrics: Metrics,
     /// Downstreams in call order.
     pub peers: Vec<Peer>,
+    /// Span recorder; disabled when no OTLP endpoint is configured.
+    pub tracer: Tracer,
     /// Lookups served, for a cache's even spread of hits.
     pub(crate) cache_lookups: AtomicU64,
     /// The record file on the data volume, when the service has one.
@@ -103,7 +106,18 @@ impl Service {
                 },
             });
         }
+        let tracer = if config.otlp_traces_endpoint.is_some() {
+            Tracer::new(
+                &config.service,
+                &config.resource_attributes,
+                &metrics,
+                QUEUE_CAPACITY,
+            )
+        } else {
+            Tracer::disabled()
+        };
         Ok(Arc::new(Service {
+            tracer,
             logger,
             config,
             metrics,

@@ -1,5 +1,6 @@
-//! W3C trace context (`traceparent`) so one request's log lines can be joined across
-//! services. Spans are not exported yet: OTLP export is future work.
+//! W3C trace context (`traceparent`): the ids of the span a service opens for a
+//! request, continued from the caller's header, so that log lines and exported spans
+//! ([`crate::otlp`]) join up across services.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -42,8 +43,32 @@ impl TraceContext {
 
     /// The header value to send downstream: same trace, this service's span as parent.
     pub fn child_header(&self) -> String {
-        format!("00-{}-{}-{}", self.trace_id, self.span_id, self.flags)
+        self.header_with_parent(&self.span_id)
     }
+
+    /// The header value to send downstream with `span_id` (a client span of this
+    /// service, e.g. one call attempt) as the callee's parent.
+    pub fn header_with_parent(&self, span_id: &str) -> String {
+        format!("00-{}-{span_id}-{}", self.trace_id, self.flags)
+    }
+
+    /// The sampled flag (bit 0 of the trace flags).
+    pub fn sampled(&self) -> bool {
+        u8::from_str_radix(&self.flags, 16).is_ok_and(|f| f & 1 == 1)
+    }
+}
+
+/// A fresh span id: 16 hex digits.
+pub fn new_span_id() -> String {
+    hex_id(1)
+}
+
+/// The bytes of a hex id (`[]` when it is not hex, which the ids made here always are).
+pub fn id_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("zz"), 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .unwrap_or_default()
 }
 
 fn parse(h: &str) -> Option<(String, String, String)> {
@@ -112,6 +137,27 @@ mod tests {
             child,
             format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", cx.span_id)
         );
+    }
+
+    #[test]
+    fn ids_become_bytes_and_attempts_become_parents() {
+        let cx = TraceContext::from_header(Some(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ));
+        assert_eq!(
+            id_bytes(&cx.trace_id),
+            [
+                0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e,
+                0x47, 0x36
+            ]
+        );
+        assert_eq!(id_bytes("zz"), Vec::<u8>::new());
+        assert!(cx.sampled());
+        let attempt = new_span_id();
+        assert_eq!(id_bytes(&attempt).len(), 8);
+        let h = cx.header_with_parent(&attempt);
+        let (_, parent, _) = parse(&h).unwrap();
+        assert_eq!(parent, attempt);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::{get, request, sample, spawn_binary, start};
+use common::{attribute, get, request, sample, spawn_binary, start, Collector};
+use otrashi_workload::otlp::{SpanKind, StatusCode};
 use otrashi_workload::Config;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -313,4 +314,104 @@ async fn a_slow_callee_times_out_and_a_closed_port_is_refused() {
         ),
         Some(1.0)
     );
+}
+
+#[tokio::test]
+async fn spans_link_across_services_show_retries_and_never_name_failpoints() {
+    let collector = Collector::start().await;
+    let endpoint = format!("http://{}", collector.addr);
+    let callee = spawn_binary(&[
+        ("OTRASHI_SERVICE", "payments"),
+        ("OTRASHI_FAILPOINTS", "handler_error=100%return"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=payments-0"),
+    ])
+    .await;
+    let caller = start(Config {
+        retries: 1,
+        otlp_traces_endpoint: Some(format!("{endpoint}/v1/traces")),
+        ..common::config("checkout", &[("payments", callee.addr)])
+    })
+    .await;
+    let reply = request(caller.addr, "GET", "/", &[("traceparent", TRACEPARENT)], "")
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 500);
+
+    // checkout: 1 server span and 2 client spans (attempt and retry); payments: 2
+    // server spans, one per attempt.
+    let spans = collector.wait_for(5).await;
+    assert_eq!(spans.len(), 5, "{spans:#?}");
+    let of = |svc: &str, kind: SpanKind| -> Vec<_> {
+        spans
+            .iter()
+            .filter(|(s, sp)| s == svc && sp.kind == kind as i32)
+            .map(|(_, sp)| sp.clone())
+            .collect()
+    };
+    let trace_id = otrashi_workload::trace::id_bytes("4bf92f3577b34da6a3ce929d0e0e4736");
+    assert!(spans.iter().all(|(_, s)| s.trace_id == trace_id));
+    let root = &of("checkout", SpanKind::Server)[0];
+    assert_eq!(
+        root.parent_span_id,
+        otrashi_workload::trace::id_bytes("00f067aa0ba902b7")
+    );
+    assert_eq!(root.name, "GET /");
+    assert_eq!(
+        attribute(root, "http.response.status_code").as_deref(),
+        Some("500")
+    );
+    assert_eq!(attribute(root, "http.route").as_deref(), Some("/"));
+    assert_eq!(root.status.as_ref().unwrap().code, StatusCode::Error as i32);
+    let mut attempts = of("checkout", SpanKind::Client);
+    attempts.sort_by_key(|s| s.start_time_unix_nano);
+    assert_eq!(attempts.len(), 2);
+    for a in &attempts {
+        assert_eq!(
+            a.parent_span_id, root.span_id,
+            "an attempt is a child of its server span"
+        );
+        assert_eq!(attribute(a, "peer.service").as_deref(), Some("payments"));
+        assert_eq!(attribute(a, "server.address").as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            attribute(a, "http.response.status_code").as_deref(),
+            Some("500")
+        );
+        assert_eq!(a.status.as_ref().unwrap().code, StatusCode::Error as i32);
+        assert!(a.start_time_unix_nano >= root.start_time_unix_nano);
+        assert!(a.end_time_unix_nano <= root.end_time_unix_nano);
+    }
+    assert_eq!(attribute(&attempts[0], "http.request.resend_count"), None);
+    assert_eq!(
+        attribute(&attempts[1], "http.request.resend_count").as_deref(),
+        Some("1")
+    );
+    let served = of("payments", SpanKind::Server);
+    assert_eq!(served.len(), 2);
+    for s in &served {
+        assert!(
+            attempts.iter().any(|a| a.span_id == s.parent_span_id),
+            "the callee's span is a child of one attempt"
+        );
+        let status = s.status.as_ref().unwrap();
+        assert_eq!(status.code, StatusCode::Error as i32);
+        assert!(status.message.contains("NullReferenceError"), "{status:?}");
+    }
+    assert_ne!(served[0].parent_span_id, served[1].parent_span_id);
+    // Spans are the agent's evidence, like logs: nothing may name the failpoint.
+    let text = format!("{spans:?}").to_lowercase();
+    for word in ["handler_error", "failpoint", "inject", "fault", "otrashi_"] {
+        assert!(!text.contains(word), "a span names {word:?}: {text}");
+    }
+    // The counter moves when the receiver's answer is read, just after it stored them.
+    let mut exported = None;
+    for _ in 0..40 {
+        let metrics = get(caller.addr, "/metrics").await.body;
+        exported = sample(&metrics, "otel_spans_exported_total");
+        if exported == Some(3.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(exported, Some(3.0));
 }

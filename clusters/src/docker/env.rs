@@ -25,6 +25,7 @@ use super::logs::LogSink;
 use super::plan::{self, Scale, PID_LABEL, SERVICE_LABEL};
 use super::scrape::ServiceScrape;
 use super::store::Store;
+use super::traces::{self, Traces};
 use super::{alert, http, sweep, DockerOptions};
 use crate::sim::SCRAPE_INTERVAL_MS;
 use otrashi_workload::resp;
@@ -101,6 +102,8 @@ pub struct DockerEnv {
     /// Per fault: its kind, the wall time its injection took and its revert took
     /// (`None` until reverted).
     pub fault_timings: Vec<(String, Duration, Option<Duration>)>,
+    /// The OTLP receiver the workloads export spans to.
+    pub(super) traces: Traces,
     torn_down: bool,
 }
 
@@ -186,6 +189,7 @@ pub(super) async fn provision(
         stats: Arc::new(LoadStats::default()),
         fault_timings: Vec::new(),
         stopped: Vec::new(),
+        traces: Traces::default(),
         torn_down: false,
     };
     match env
@@ -214,8 +218,18 @@ impl DockerEnv {
             otrashi_docker::create_network_labelled(&self.engine, &self.episode, &net_name, &pid)
                 .await
                 .map_err(|e| prov_err(format!("creating network {net_name}"), Some(Box::new(e))))?;
+        // Spans go to a receiver on the network's gateway (see `traces`).
+        let end_ms = self.incident.timeline.end().as_millis();
+        self.traces = Traces::start(
+            &self.engine,
+            &net,
+            self.services.clone(),
+            self.scale,
+            end_ms,
+        )
+        .await;
         self.network = Some(net);
-        let planned = plan::containers(
+        let mut planned = plan::containers(
             &self.incident,
             &self.episode,
             image,
@@ -223,6 +237,10 @@ impl DockerEnv {
             &net_name,
             options.max_replicas,
         );
+        // Every workload exports its spans to this episode's OTLP receiver.
+        for p in &mut planned {
+            p.spec.env.extend(self.traces.env());
+        }
         let started = futures_util::future::join_all(
             planned
                 .iter()
@@ -927,6 +945,7 @@ impl Env for DockerEnv {
         plan.sort_by_key(|(t, o, _)| (*t, *o));
         let t0 = Instant::now();
         self.start = Some((t0, unix_ms_now()));
+        self.traces.begin(self.start.map_or(0, |(_, u)| u));
         let stop = CancellationToken::new();
         let (pattern, scale) = (self.incident.load.pattern, self.scale);
         let end_s = end_ms as f64 / 1000.0;
@@ -1032,6 +1051,7 @@ impl Env for DockerEnv {
         let _ = load.await;
         let _ = events_task.await;
         result?;
+        let otlp = self.traces.finish(&cx.cancel).await;
         let ids: Vec<String> = self.live.iter().map(|l| l.id.clone()).collect();
         for (i, id) in ids.iter().enumerate() {
             self.collect_logs_of(i, id).await;
@@ -1069,6 +1089,7 @@ impl Env for DockerEnv {
         self.events.sort_by_key(|e| e.t_ms);
         let mut sink = std::mem::take(&mut self.sink);
         sink.sort();
+        traces::merge(otlp, &mut sink.operations, &mut sink.spans);
         let first_fault = self
             .incident
             .faults
@@ -1113,6 +1134,7 @@ impl DockerEnv {
         if self.torn_down {
             return Ok(());
         }
+        self.traces.shutdown().await;
         let errors = self.revert_all().await;
         let swept =
             otrashi_docker::sweep(&self.engine, &SweepFilter::Episode(self.episode.clone())).await;

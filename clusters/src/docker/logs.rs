@@ -1,7 +1,8 @@
 //! Container log lines (the workload's JSON lines) into log records with mined
 //! templates, and spans rebuilt from the access lines: the workload logs each request
-//! with its trace id, span id, parent span, status and duration, which is everything a
-//! span carries (it exports no spans itself).
+//! with its trace id, span id, parent span, status and duration. The rebuilt spans are
+//! a fallback: the workloads export real spans over OTLP (see `traces`), and the
+//! episode keeps rebuilt spans only of services that exported none.
 
 use std::collections::HashMap;
 

@@ -10,9 +10,11 @@
 //! containers carrying failpoints, the workload's admin endpoint), and collects the
 //! same telemetry the simulator writes: scraped `/metrics` (a Redis: `INFO` mapped to
 //! the datastore series, and its `SLOWLOG` as log lines), container stats and
-//! restarts, Docker events, JSON logs with mined templates, spans rebuilt from the
-//! access lines, deploys, and an alert from the same SLO rules. Metrics are per
-//! service: the replicas' samples are summed (ratios averaged); events name the replica.
+//! restarts, Docker events, JSON logs with mined templates, OpenTelemetry spans the
+//! workloads export over OTLP to a receiver on the episode network's gateway
+//! (`traces`; spans rebuilt from access lines only for services that exported none),
+//! deploys, and an alert from the same SLO rules. Metrics are per service: the
+//! replicas' samples are summed (ratios averaged); events name the replica.
 //!
 //! Scenarios are scaled to fit a small host (see [`plan::Scale`]): a 6-minute
 //! timeline runs in about 45 s and telemetry is reported in scenario time; load is
@@ -31,6 +33,7 @@ pub mod prom;
 mod scrape;
 mod store;
 mod sweep;
+mod traces;
 
 use std::path::PathBuf;
 use std::sync::Arc;

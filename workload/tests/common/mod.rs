@@ -180,3 +180,93 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
             .ok()
     })
 }
+
+/// An OTLP/HTTP trace receiver for tests: accepts `POST /v1/traces` and keeps every
+/// span with the `service.name` of its resource.
+pub struct Collector {
+    pub addr: SocketAddr,
+    pub spans: Arc<Mutex<Vec<(String, otrashi_workload::otlp::Span)>>>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Collector {
+    pub async fn start() -> Collector {
+        use otrashi_proto::opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
+        use otrashi_proto::opentelemetry::proto::common::v1::any_value::Value;
+        use prost::Message;
+        let spans: Arc<Mutex<Vec<(String, otrashi_workload::otlp::Span)>>> = Arc::default();
+        let sink = spans.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: bytes::Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let req = ExportTraceServiceRequest::decode(body).unwrap();
+                    for rs in req.resource_spans {
+                        let service = rs
+                            .resource
+                            .iter()
+                            .flat_map(|r| &r.attributes)
+                            .find(|a| a.key == "service.name")
+                            .and_then(|a| a.value.clone()?.value)
+                            .map(|v| match v {
+                                Value::StringValue(s) => s,
+                                other => format!("{other:?}"),
+                            })
+                            .unwrap_or_default();
+                        for ss in rs.scope_spans {
+                            for s in ss.spans {
+                                sink.lock().unwrap().push((service.clone(), s));
+                            }
+                        }
+                    }
+                    (
+                        [("content-type", "application/x-protobuf")],
+                        Vec::<u8>::new(),
+                    )
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Collector {
+            addr,
+            spans,
+            _stop: stop,
+        }
+    }
+
+    /// Waits (up to 5 s) until at least `n` spans arrived; returns them.
+    pub async fn wait_for(&self, n: usize) -> Vec<(String, otrashi_workload::otlp::Span)> {
+        for _ in 0..100 {
+            if self.spans.lock().unwrap().len() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.spans.lock().unwrap().clone()
+    }
+}
+
+/// A span attribute as text (integers printed), if present.
+pub fn attribute(span: &otrashi_workload::otlp::Span, key: &str) -> Option<String> {
+    use otrashi_proto::opentelemetry::proto::common::v1::any_value::Value;
+    span.attributes
+        .iter()
+        .find(|a| a.key == key)
+        .and_then(|a| a.value.clone()?.value)
+        .map(|v| match v {
+            Value::StringValue(s) => s,
+            Value::IntValue(i) => i.to_string(),
+            other => format!("{other:?}"),
+        })
+}
