@@ -15,6 +15,8 @@
 //! ```
 
 #[cfg(feature = "docker")]
+pub mod collect;
+#[cfg(feature = "docker")]
 pub mod docker;
 pub mod sim;
 mod slo_alert;
