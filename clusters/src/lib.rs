@@ -18,6 +18,8 @@
 pub mod collect;
 #[cfg(feature = "docker")]
 pub mod docker;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 pub mod sim;
 mod slo_alert;
 
