@@ -21,7 +21,7 @@ use otrashi_scenarios::incident::Incident;
 use otrashi_scenarios::model::RedHerringKind;
 use tokio_util::sync::CancellationToken;
 
-use super::faults::{is_deploy, FaultError, Injector, Saved};
+use super::faults::{is_deploy, Active, FaultError, Injector};
 use super::provision::{self, Progress, ProvisionError};
 use super::render::{self, Owner};
 use super::telemetry::{self as kt, Restarts};
@@ -64,8 +64,7 @@ pub struct KubeEnv {
     rps: f64,
     services: Vec<String>,
     entry: usize,
-    injector: Injector,
-    active: Vec<(usize, Saved)>,
+    faults: Active,
     sink: LogSink,
     /// Per pod (and `<pod>#previous`): the Unix ms of the last log line taken.
     log_marks: HashMap<String, i64>,
@@ -121,7 +120,13 @@ pub(super) async fn provision(
     let scale = Scale::fit(incident, options.max_wall_s, options.rps_cap);
     let rps = scale.rps(incident.load.rps);
     Ok(KubeEnv {
-        injector: Injector::new(client.clone(), &ns, &cx.episode_id, scale, rps),
+        faults: Active::new(Injector::new(
+            client.clone(),
+            &ns,
+            &cx.episode_id,
+            scale,
+            rps,
+        )),
         client,
         namespace: ns,
         incident: incident.clone(),
@@ -138,7 +143,6 @@ pub(super) async fn provision(
             .topology
             .index_of(&incident.topology.entry)
             .unwrap_or(0),
-        active: Vec::new(),
         sink: LogSink::default(),
         log_marks: HashMap::new(),
         events: Vec::new(),
@@ -462,7 +466,7 @@ impl KubeEnv {
             );
             self.deploys.push(d);
         }
-        let saved = self.injector.inject(&f).await.map_err(run_err)?;
+        self.faults.inject(n, &f).await.map_err(run_err)?;
         if !is_deploy(&f) && f.via == Via::Config {
             self.event(
                 i,
@@ -475,16 +479,14 @@ impl KubeEnv {
                 ),
             );
         }
-        self.active.push((n, saved));
         Ok(())
     }
 
     /// Reverts fault `n` if it is active; a fault never injected is a no-op.
     async fn revert(&mut self, n: usize) -> Result<(), BackendError> {
-        let Some(pos) = self.active.iter().position(|(k, _)| *k == n) else {
+        if !self.faults.is_active(n) {
             return Ok(());
-        };
-        let (_, saved) = self.active.remove(pos);
+        }
         let f = self.incident.faults[n].clone();
         let i = self.index(&f.target)?;
         self.collect_logs(Some(i)).await;
@@ -500,19 +502,7 @@ impl KubeEnv {
             );
             self.deploys.push(d);
         }
-        self.injector.revert(&saved).await.map_err(run_err)
-    }
-
-    async fn revert_all(&mut self) -> Vec<String> {
-        let mut errors = Vec::new();
-        while let Some((n, _)) = self.active.last() {
-            let n = *n;
-            if let Err(e) = self.revert(n).await {
-                errors.push(e.to_string());
-                self.active.retain(|(k, _)| *k != n);
-            }
-        }
-        errors
+        self.faults.revert(n).await.map_err(run_err).map(|_| ())
     }
 
     /// Red herring `n`: a harmless release (a real rollout that changes only the
@@ -536,7 +526,8 @@ impl KubeEnv {
         );
         self.deploys.push(d);
         self.collect_logs(Some(i)).await;
-        self.injector
+        self.faults
+            .injector()
             .release(&h.target, "v1.4.3")
             .await
             .map_err(run_err)
@@ -689,7 +680,13 @@ impl Env for KubeEnv {
         }
         // Reverting first restores the objects the faults changed (a clean record in
         // the API's audit log); deleting the namespace removes everything regardless.
-        let errors = self.revert_all().await;
+        let errors: Vec<String> = self
+            .faults
+            .revert_all()
+            .await
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         provision::delete_namespace(&self.client, &self.namespace)
             .await
             .map_err(|e| BackendError::Teardown {

@@ -687,6 +687,69 @@ impl Injector {
     }
 }
 
+#[cfg(test)]
+mod tests;
+
+/// The faults of one episode that are in effect, by their index in the incident: what
+/// makes a revert of a fault that was never injected (or whose injection failed
+/// before its change) a no-op.
+#[derive(Debug)]
+pub struct Active {
+    injector: Injector,
+    active: Vec<(usize, Saved)>,
+}
+
+impl Active {
+    /// Nothing in effect yet.
+    pub fn new(injector: Injector) -> Active {
+        Active {
+            injector,
+            active: Vec::new(),
+        }
+    }
+
+    /// The injector.
+    pub fn injector(&self) -> &Injector {
+        &self.injector
+    }
+
+    /// Injects fault `n` (`f`); on error nothing is recorded (each injection changes
+    /// at most one object last, and undoes its own earlier changes when a later one
+    /// fails).
+    pub async fn inject(&mut self, n: usize, f: &ConcreteFault) -> Result<(), FaultError> {
+        let saved = self.injector.inject(f).await?;
+        self.active.push((n, saved));
+        Ok(())
+    }
+
+    /// Reverts fault `n`; `Ok(false)` (and no request) when it is not in effect.
+    pub async fn revert(&mut self, n: usize) -> Result<bool, FaultError> {
+        let Some(pos) = self.active.iter().position(|(k, _)| *k == n) else {
+            return Ok(false);
+        };
+        let (_, saved) = self.active.remove(pos);
+        self.injector.revert(&saved).await?;
+        Ok(true)
+    }
+
+    /// Reverts everything in effect, latest first; keeps going past failures (the
+    /// namespace's deletion is the backstop) and returns them.
+    pub async fn revert_all(&mut self) -> Vec<FaultError> {
+        let mut errors = Vec::new();
+        while let Some((_, saved)) = self.active.pop() {
+            if let Err(e) = self.injector.revert(&saved).await {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// Whether fault `n` is in effect.
+    pub fn is_active(&self, n: usize) -> bool {
+        self.active.iter().any(|(k, _)| *k == n)
+    }
+}
+
 /// Whether `kind` is `orchestration.pod_kill` (added to the catalog separately).
 fn is_pod_kill(kind: FaultKind) -> bool {
     kind.as_str() == "orchestration.pod_kill"
