@@ -40,7 +40,7 @@ pub use provision::Progress;
 #[derive(Debug, thiserror::Error)]
 pub enum KubeBackendError {
     /// No kubeconfig could be read, or its context is unusable.
-    #[error("no usable kubeconfig{}: {source}; set KUBECONFIG, pass --kube-context, or create a cluster with `otrashi kind up`", .context.as_ref().map(|c| format!(" (context `{c}`)")).unwrap_or_default())]
+    #[error("no usable kubeconfig{} (set KUBECONFIG, pass --kube-context, or create a cluster with `otrashi kind up`)", .context.as_ref().map(|c| format!(" for context `{c}`")).unwrap_or_default())]
     Config {
         /// The context asked for.
         context: Option<String>,
@@ -49,7 +49,7 @@ pub enum KubeBackendError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The cluster did not answer.
-    #[error("the Kubernetes API server at {server} did not answer: {source}")]
+    #[error("the Kubernetes API server at {server} did not answer")]
     Unreachable {
         /// The server URL from the kubeconfig.
         server: String,
