@@ -408,7 +408,8 @@ Examples:
   otrashi eval shop-*.yaml --seeds 3 --agent random
   otrashi eval --all --json > baseline.json          # save a result …
   otrashi eval --all --compare baseline.json         # … and fail (exit 1) on a regression
-  otrashi eval --all --fail-under 0.5                # fail when the mean score is below 0.5")]
+  otrashi eval --all --fail-under 0.5                # fail when the mean score is below 0.5
+  otrashi eval --all --backend docker --parallel 2   # two Docker episodes side by side")]
 pub struct EvalArgs {
     /// Scenario files or bundled scenario names.
     #[arg(value_name = "SCENARIO")]
@@ -434,6 +435,11 @@ pub struct EvalArgs {
     /// Write each episode's directory under this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Episodes run at the same time. Each gets its own environment (a Docker network,
+    /// a Kubernetes namespace); results are listed in scenario and seed order whatever
+    /// order they finish in.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1)]
+    pub parallel: usize,
     /// Agent and budget options.
     #[command(flatten)]
     pub agent: AgentArgs,

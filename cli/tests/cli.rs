@@ -296,6 +296,47 @@ fn eval_compare_fails_on_a_regression() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("regression"));
 }
 
+#[test]
+fn eval_in_parallel_gives_the_serial_result_in_job_order() {
+    let scenarios = ["shop-pod-kill", "chain-hot-loop", "shop-oom-kill"];
+    let eval = |parallel: &str| {
+        let mut args = vec!["eval"];
+        args.extend(scenarios);
+        args.extend(["--seeds", "3", "--json", "--parallel", parallel]);
+        let out = otrashi(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout_json(&out)["episodes"].clone()
+    };
+    let serial = eval("1");
+    let parallel = eval("4");
+    assert_eq!(serial.as_array().unwrap().len(), 9);
+    // Same episodes, same scores, same order (scenario by scenario, seed by seed).
+    assert_eq!(serial, parallel);
+    let order: Vec<(String, u64)> = parallel
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["scenario"].as_str().unwrap().to_owned(),
+                e["seed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = scenarios
+        .iter()
+        .flat_map(|s| (0..3).map(move |seed| ((*s).to_owned(), seed)))
+        .collect();
+    assert_eq!(order, expected);
+    let out = otrashi(&["eval", "shop-pod-kill", "--parallel", "0"]);
+    assert_eq!(code(&out), 2, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--parallel must be at least 1"));
+}
+
 fn repo_file(path: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))

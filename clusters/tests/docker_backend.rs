@@ -318,6 +318,7 @@ async fn docker_every_supported_fault_injects_and_reverts() {
         (K::FailedDeploy, "api", ""),
         (K::LivenessProbeMisconfig, "api", ""),
         (K::DependencyRemoved, "api", ""),
+        (K::PodKill, "web", ""),
         (K::ErrorInjection, "api", ", via: direct"),
         (K::SlowHandler, "web", ", via: deploy"),
         (K::MemoryLeak, "api", ", via: direct"),
@@ -387,4 +388,13 @@ faults:
     );
     assert!(!telemetry.deploys.is_empty());
     assert!(!telemetry.logs.is_empty());
+    // The pod_kill deleted web's container and a fresh one took its place.
+    assert!(
+        telemetry
+            .events
+            .iter()
+            .any(|e| e.reason == "Killing"
+                && e.message.starts_with("Stopping container web in pod ")),
+        "no pod deletion event"
+    );
 }

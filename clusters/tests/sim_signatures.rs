@@ -369,6 +369,50 @@ fn crash_loop_restarts_with_back_off_and_a_fatal_line_each_start() {
 }
 
 #[test]
+fn pod_kill_deletes_pods_one_at_a_time_with_nothing_changed_before() {
+    let t = run(FaultKind::PodKill, "checkout", &[("every_s", 30.0)]);
+    let v = View::new(&t);
+    let kills = v.events("checkout", "Killing");
+    // One deletion every 30 s while the fault is active, each naming its pod.
+    assert!(kills.len() >= 3, "{} kills", kills.len());
+    assert!(kills.iter().all(|e| e
+        .message
+        .starts_with("Stopping container checkout in pod checkout-")));
+    // Nothing was deployed or reconfigured: the kills are the only clue.
+    assert!(v.events("checkout", "ConfigChanged").is_empty());
+    assert!(v.deploys_of("checkout").is_empty());
+    // A deleted pod is replaced, not restarted: the restart count stays flat.
+    assert_eq!(
+        v.max(
+            "kube_pod_container_status_restarts_total",
+            "checkout",
+            &[],
+            AT_S,
+            END_S
+        ),
+        v.max(
+            "kube_pod_container_status_restarts_total",
+            "checkout",
+            &[],
+            0,
+            AT_S
+        )
+    );
+    // Requests in flight on the killed pod reset, in the callers' spans and logs.
+    assert!(t.spans.iter().any(|s| s
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("checkout:8080: connection reset by peer"))));
+    assert!(any_log(
+        &v,
+        &["frontend"],
+        &["ECONNRESET", "connection reset", "Connection reset"]
+    ));
+    // Each deleted pod is replaced by a fresh one.
+    assert!(reasons_after(&v, "checkout", "Started", AT_S) >= kills.len() - 1);
+}
+
+#[test]
 fn oom_kill_follows_a_memory_limit_change() {
     let t = run(FaultKind::OomKill, "cart", &[("limit_mb", 128.0)]);
     let v = View::new(&t);

@@ -245,6 +245,7 @@ fault_kinds! {
     LivenessProbeMisconfig => "orchestration.liveness_probe_misconfig", Orchestration;
     CpuThrottle => "orchestration.cpu_throttle", Orchestration;
     DependencyRemoved => "orchestration.dependency_removed", Orchestration;
+    PodKill => "orchestration.pod_kill", Orchestration;
     ErrorInjection => "code.error_injection", Code;
     SlowHandler => "code.slow_handler", Code;
     MemoryLeak => "code.memory_leak", Code;
@@ -401,7 +402,7 @@ use TargetRequirement::{AnyService, CallsCache, CallsDatabase, HasCallers, HasDo
 use Via::{Config, Deploy, Direct};
 
 /// The catalog, in the order of [`FaultKind::ALL`].
-pub static CATALOG: [FaultDef; 28] = [
+pub static CATALOG: [FaultDef; 29] = [
     FaultDef {
         kind: FaultKind::CpuSaturation,
         level: Level::Infra,
@@ -632,6 +633,18 @@ pub static CATALOG: [FaultDef; 28] = [
         target: HasCallers,
         propagation: Upstream,
         signals: &["event:Deleted", "log:no such host", "metric:up"],
+    },
+    FaultDef {
+        kind: FaultKind::PodKill,
+        level: Level::Orchestration,
+        family: "availability",
+        description: "The service's pods are deleted one at a time, again and again (a chaos tool, an eviction loop, a node being drained and undrained): each is replaced by a fresh pod.",
+        signature: "`Killing` events for the target's pods one after another with no config change or deploy before them, fresh pods `Started`, connection resets in callers at each kill (refusals too while a lone replica boots), nothing wrong in the target's own logs",
+        params: &[int("every_s", "s", 5.0, 600.0, 30.0, "time between two pod deletions")],
+        vias: &[Direct],
+        target: AnyService,
+        propagation: Upstream,
+        signals: &["event:Killing", "event:Started", "trace:error"],
     },
     FaultDef {
         kind: FaultKind::ErrorInjection,

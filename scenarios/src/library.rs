@@ -51,7 +51,7 @@ macro_rules! bundled {
 static TOPOLOGIES: [BundledTopology; 3] =
     [topology!("chain"), topology!("shop"), topology!("platform")];
 
-static SCENARIOS: [BundledScenario; 31] = [
+static SCENARIOS: &[BundledScenario] = &[
     bundled!("chain-any-slow-handler"),
     bundled!("chain-api-crash-loop"),
     bundled!("chain-api-error-injection"),
@@ -76,6 +76,7 @@ static SCENARIOS: [BundledScenario; 31] = [
     bundled!("shop-failed-deploy"),
     bundled!("shop-network-loss"),
     bundled!("shop-oom-kill"),
+    bundled!("shop-pod-kill"),
     bundled!("shop-payment-connection-leak"),
     bundled!("shop-payment-misrouted-port"),
     bundled!("shop-postgres-disk-slow"),
@@ -114,7 +115,7 @@ pub fn topology(name: &str) -> Option<Topology> {
 
 /// Every bundled scenario file.
 pub fn scenarios() -> &'static [BundledScenario] {
-    &SCENARIOS
+    SCENARIOS
 }
 
 /// Parses the bundled scenario called `name`. An unknown name is reported as a

@@ -1,19 +1,14 @@
-//! Hostile and malformed input is refused quickly, with a message, never a panic.
+//! Hostile and malformed input is refused with a message, never a panic, and within
+//! the parser's budgets (size, depth, alias expansion, node count, diagnostics), which
+//! the messages name. Speed is the benchmark's business (`otrashi bench`), not a timed
+//! assertion here: a loaded CI machine would make one flaky.
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
-
 use otrashi_scenarios::{parse_bytes, parse_str, Diagnostics};
 
-/// Generous for debug builds on a loaded 2-core CI machine; release takes milliseconds.
-const QUICK: Duration = Duration::from_secs(3);
-
 fn refused(bytes: &[u8]) -> Diagnostics {
-    let start = Instant::now();
     let result = parse_bytes(bytes, "hostile.yaml");
-    let elapsed = start.elapsed();
-    assert!(elapsed < QUICK, "took {elapsed:?}");
     let err = result.expect_err("hostile input parsed");
     assert!(err.has_errors());
     // Rendering stays bounded whatever the input: at most 100 diagnostics, each with
@@ -96,9 +91,7 @@ fn billion_laughs() {
 #[test]
 fn fifty_megabytes() {
     let big = "a".repeat(50 * 1024 * 1024);
-    let start = Instant::now();
     let err = parse_str(&big, "big.yaml").unwrap_err();
-    assert!(start.elapsed() < Duration::from_millis(500));
     assert!(
         message(&err).contains("larger than the limit of 1 MiB"),
         "{}",

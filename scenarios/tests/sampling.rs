@@ -80,21 +80,3 @@ fn target_any_covers_every_eligible_service() {
         "web and api run their own code, db does not"
     );
 }
-
-#[test]
-fn parsing_a_library_scenario_is_fast() {
-    // A loose bound for debug builds; `cargo run --release --example check -- --bench`
-    // measures the real figure.
-    let start = std::time::Instant::now();
-    let rounds = 10;
-    for _ in 0..rounds {
-        for s in library::scenarios() {
-            otrashi_scenarios::parse_str(s.source, s.file).unwrap();
-        }
-    }
-    let per_file = start.elapsed() / (rounds * library::scenarios().len() as u32);
-    assert!(
-        per_file < std::time::Duration::from_millis(20),
-        "{per_file:?} per file"
-    );
-}

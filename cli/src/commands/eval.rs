@@ -1,9 +1,12 @@
 //! `otrashi eval`: every scenario over N seeds, a score table, and regression gates.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
+use otrashi_bridge::EpisodePermit;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::print_json;
@@ -27,6 +30,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     if args.seeds == 0 {
         return Err(InputError("--seeds must be at least 1".into()).into());
     }
+    if args.parallel == 0 {
+        return Err(InputError("--parallel must be at least 1".into()).into());
+    }
     let scenarios = names
         .iter()
         .map(|n| resolve::scenario(n))
@@ -48,8 +54,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
+    let parallel = args.parallel;
     let rows = runtime.block_on(async {
         settings.connect().await?;
+        let settings = Arc::new(settings.clone());
         let runs_dir = args.out.clone().unwrap_or_else(|| "otrashi-runs".into());
         let trainer = super::trainer_link::TrainerSession::start(
             &args.trainer,
@@ -57,40 +65,76 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             settings.backend_name(),
             cancel.clone(),
         )?;
+        let mut jobs = scenarios
+            .iter()
+            .enumerate()
+            .flat_map(|(i, _)| (0..args.seeds).map(move |seed| (i, seed)));
+        let mut running = JoinSet::new();
         let mut rows = Vec::with_capacity(total as usize);
-        for resolved in &scenarios {
-            for seed in 0..args.seeds {
-                if cancel.is_cancelled() {
-                    anyhow::bail!("interrupted after {} of {total} episodes", rows.len());
-                }
-                bar.set_message(format!("{} seed {seed}", resolved.scenario.metadata.name));
+        let mut first_error: Option<anyhow::Error> = None;
+        loop {
+            // Keep `parallel` episodes in flight until the jobs run out or one fails.
+            while running.len() < parallel && first_error.is_none() && !cancel.is_cancelled() {
+                let Some((i, seed)) = jobs.next() else { break };
+                let scenario = scenarios[i].scenario.clone();
                 let permit = match &trainer {
                     Some(t) => Some(t.permit().await?),
                     None => None,
                 };
-                let gym = settings.gym(resolved.scenario.clone());
-                let played = session::play(gym, &settings, Some(seed))
-                    .await
-                    .with_context(|| format!("{} seed {seed}", resolved.scenario.metadata.name))?;
-                if let (Some(t), Some(p)) = (&trainer, permit) {
-                    t.send(p, &played).await?;
-                }
-                let dir = match &args.out {
-                    Some(out) => {
-                        let dir = session::episode_dir(out, &played);
-                        session::write_episode(&dir, &played, &resolved.scenario)?;
-                        Some(dir.display().to_string())
-                    }
-                    None => None,
-                };
-                rows.push(row_of(&played, dir));
-                bar.inc(1);
+                let gym = settings.gym(scenario.clone());
+                let settings = Arc::clone(&settings);
+                running.spawn(async move {
+                    let played = session::play(gym, &settings, Some(seed))
+                        .await
+                        .with_context(|| format!("{} seed {seed}", scenario.metadata.name));
+                    (i, seed, permit, played)
+                });
             }
+            bar.set_message(format!("{} running", running.len()));
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let outcome = match joined {
+                Ok((i, seed, permit, Ok(played))) => {
+                    finish_episode(
+                        &args,
+                        (i, &scenarios[i]),
+                        seed,
+                        permit,
+                        played,
+                        trainer.as_ref(),
+                    )
+                    .await
+                }
+                Ok((_, _, _, Err(e))) => Err(e),
+                Err(e) => Err(anyhow::anyhow!("an episode task stopped unexpectedly: {e}")),
+            };
+            match outcome {
+                Ok(row) => {
+                    rows.push(row);
+                    bar.inc(1);
+                }
+                Err(e) => {
+                    if first_error.is_none() {
+                        // Stop the episodes still running (they clean up) before failing.
+                        cancel.cancel();
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if cancel.is_cancelled() {
+            anyhow::bail!("interrupted after {} of {total} episodes", rows.len());
         }
         if let Some(t) = trainer {
             t.finish().await?;
         }
-        Ok(rows)
+        // Episodes finish in any order; the table and JSON list them in job order.
+        rows.sort_by_key(|r: &(usize, u64, EpisodeRow)| (r.0, r.1));
+        Ok(rows.into_iter().map(|(_, _, row)| row).collect::<Vec<_>>())
     })?;
     bar.finish_and_clear();
 
@@ -135,6 +179,30 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(CHECK_FAILED)
     })
+}
+
+/// Sends a finished episode to the trainer, writes its directory, and makes its row
+/// (tagged with its job's place so rows can be put back in order).
+async fn finish_episode(
+    args: &EvalArgs,
+    (index, resolved): (usize, &resolve::Resolved),
+    seed: u64,
+    permit: Option<EpisodePermit>,
+    played: session::Played,
+    trainer: Option<&super::trainer_link::TrainerSession>,
+) -> anyhow::Result<(usize, u64, EpisodeRow)> {
+    if let (Some(t), Some(p)) = (trainer, permit) {
+        t.send(p, &played).await?;
+    }
+    let dir = match &args.out {
+        Some(out) => {
+            let dir = session::episode_dir(out, &played);
+            session::write_episode(&dir, &played, &resolved.scenario)?;
+            Some(dir.display().to_string())
+        }
+        None => None,
+    };
+    Ok((index, seed, row_of(&played, dir)))
 }
 
 fn read_previous(path: &std::path::Path) -> anyhow::Result<EvalResult> {

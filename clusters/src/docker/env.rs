@@ -640,6 +640,7 @@ enum Action {
     Scrape(usize),
     Herring(usize),
     Liveness(usize),
+    PodKill(usize),
     Inject(usize),
     Revert(usize),
 }
@@ -670,6 +671,17 @@ impl Env for DockerEnv {
                 while t < f.until.as_millis().min(end_ms) {
                     plan.push((t, 2, Action::Liveness(n)));
                     t += period;
+                }
+            }
+        }
+        // `pod_kill` deletes a pod every `every_s`, the first as it starts.
+        for (n, f) in self.incident.faults.iter().enumerate() {
+            if f.kind == otrashi_scenarios::FaultKind::PodKill {
+                let every = (f.param("every_s").max(1.0) * 1000.0) as u64;
+                let mut t = f.at.as_millis();
+                while t < f.until.as_millis().min(end_ms) {
+                    plan.push((t, 2, Action::PodKill(n)));
+                    t += every;
                 }
             }
         }
@@ -742,6 +754,7 @@ impl Env for DockerEnv {
                 }
                 Action::Herring(n) => self.herring(n).await,
                 Action::Liveness(n) => self.liveness_kill(n).await,
+                Action::PodKill(n) => self.pod_kill(n).await,
                 Action::Inject(n) => {
                     let begin = Instant::now();
                     let r = self.inject(n).await;

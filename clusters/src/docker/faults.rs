@@ -79,6 +79,7 @@ pub fn support(kind: FaultKind, report: &HostReport) -> Result<(), String> {
         | K::HotLoop
         | K::PanicCrash
         | K::SlowQuery => Ok(()),
+        K::PodKill => Ok(()),
         K::DiskFull | K::DiskSlow | K::DnsFailure | K::BadEnvConfig => Err(format!(
             "{} is not implemented on the docker backend yet; use --backend sim",
             kind.as_str()
@@ -459,6 +460,8 @@ impl DockerEnv {
                 self.update_cpus(i, cores.max(0.05)).await?;
                 Revert::Rollout(i, spec.name)
             }
+            // The deletions come on schedule (see `pod_kill`), the first one right now.
+            K::PodKill => Revert::Nothing,
             K::LivenessProbeMisconfig => {
                 // The kills come on schedule (see `liveness_kill`); this is the change.
                 self.event(
@@ -630,6 +633,27 @@ impl DockerEnv {
             .await
             .map_err(|e| run_err(&format!("docker exec start in {container}"), e))?;
         Ok(())
+    }
+
+    /// One deletion of `pod_kill` (fault `n`): the target's container is removed
+    /// (SIGKILL: connections in flight reset) and a fresh one from the same spec takes
+    /// its place, as a deleted pod is replaced by its ReplicaSet. Nothing happens once
+    /// the fault was reverted.
+    pub(super) async fn pod_kill(&mut self, n: usize) -> Result<(), BackendError> {
+        if !self.active.iter().any(|(k, _, _)| *k == n) {
+            return Ok(());
+        }
+        let f = self.incident.faults[n].clone();
+        let i = self.index(&f.target)?;
+        let pod = self.live[i].name.clone();
+        self.event(
+            i,
+            EventType::Normal,
+            "Killing",
+            format!("Stopping container {} in pod {pod}", f.target),
+        );
+        let spec = self.live[i].spec.clone();
+        self.recreate(i, spec, false).await
     }
 
     /// One kill of a misconfigured liveness probe (fault `n`): the probe fails and the

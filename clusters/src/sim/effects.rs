@@ -23,6 +23,7 @@
 //! | `failed_deploy` | a deploy, `Readiness probe failed`, fewer available replicas, restarts of the new pods |
 //! | `liveness_probe_misconfig` | `Liveness probe failed` + `Killing`, restarts, no error logged before each kill |
 //! | `cpu_throttle` | `ConfigChanged` cpu limit down, throttled periods climb, CPU use flat at the new quota |
+//! | `pod_kill` | `Killing` events for one pod after another with nothing changed before them, fresh pods `Started`, resets in callers at each kill (refusals while a lone replica boots) |
 //! | `dependency_removed` | `Deleted` events, every series of T gone (also kube-state), `no such host` in callers |
 //! | `error_injection` | a deploy, runtime stack traces from one code path, a share of 5xx propagating up |
 //! | `slow_handler` | a deploy, T's own spans and server latency up, callers follow |
@@ -155,6 +156,7 @@ impl Sim<'_> {
         let i = self.faults[fi].service;
         let since = f64::from(t - self.faults[fi].at_s);
         let limit = self.prof[i].cores;
+        let replicas = self.prof[i].replicas.max(1);
         let m = &mut self.mods[i];
         match f.kind {
             FaultKind::CpuSaturation => m.stray = (f.param("load_pct") / 100.0).min(0.99),
@@ -195,6 +197,13 @@ impl Sim<'_> {
             }
             FaultKind::CpuThrottle => m.cpu_limit = f.param("limit_cores"),
             FaultKind::DependencyRemoved => m.removed = true,
+            FaultKind::PodKill => {
+                // One pod at a time, round robin, every `every_s` from the start.
+                let every = f.param("every_s").max(1.0);
+                if since % every < 1.0 {
+                    m.kill_pod = Some((since / every) as usize % replicas);
+                }
+            }
             FaultKind::ErrorInjection => {
                 m.own_err = (m.own_err + f.param("error_pct") / 100.0).min(1.0);
                 m.own_err_kind = OwnError::Exception;

@@ -371,7 +371,14 @@ impl<'a> Sim<'a> {
             let slow_pool = rest * pool;
             let slow_down = rest * (1.0 - pool) * down_slow;
             let alive = rest * (1.0 - pool) * (1.0 - down_fail);
-            let panic = alive * (m.panic_frac + tk.dropped).min(1.0);
+            let lost = alive * (m.panic_frac + tk.dropped).min(1.0);
+            // Of the lost requests, those on a killed pod reset their connections.
+            let dropped = if tk.dropped > 0.0 {
+                lost * tk.dropped / (m.panic_frac + tk.dropped)
+            } else {
+                0.0
+            };
+            let panic = lost;
             let slow_fail = slow_pool + slow_down;
             let slow_ms = if slow_fail > 0.0 {
                 let down_ms = if slow_w > 0.0 {
@@ -393,6 +400,7 @@ impl<'a> Sim<'a> {
             let resp = Resp {
                 hang: tk.resp.hang,
                 fast_fail: rest * (1.0 - pool) * down_fast + panic,
+                dropped,
                 fast_ms: (own_median * 0.6).max(0.5),
                 slow_fail,
                 slow_ms,
@@ -436,6 +444,11 @@ impl<'a> Sim<'a> {
                 .plus(Moments::bernoulli(q * q, 600.0));
             reset = reach * (mj.loss * mj.loss * 0.5).min(0.5);
         }
+        // Requests in flight on a killed pod: the connection resets under them (they
+        // are already outside the answered share, unlike the loss resets).
+        let loss_reset = reset;
+        reset = (reset + reach * r.dropped).min(1.0);
+        let fast_fail = (r.fast_fail - r.dropped).max(0.0);
         if mj.bw_kbit > 0.0 {
             let kb = self.prof[j].resp_kb;
             let tx_ms = kb * 8.0 / mj.bw_kbit * 1000.0;
@@ -461,16 +474,15 @@ impl<'a> Sim<'a> {
         edge.dns = g.dns;
         edge.conn_timeout = g.conn_timeout;
         edge.read_timeout = reach * (r.hang + body_share * over + slow_to);
-        edge.upstream_5xx =
-            reach * (r.fast_fail + slow_5xx + body_share * (1.0 - over) * r.body_err);
+        edge.upstream_5xx = reach * (fast_fail + slow_5xx + body_share * (1.0 - over) * r.body_err);
         edge.slow_5xx = reach * slow_5xx;
         edge.slow_5xx_ms = r.slow_ms + net.mean;
         edge.reset = reset;
-        edge.ok = (reach * body_share * (1.0 - over) * (1.0 - r.body_err) - reset).max(0.0);
+        edge.ok = (reach * body_share * (1.0 - over) * (1.0 - r.body_err) - loss_reset).max(0.0);
         edge.body = body;
         let slow = edge.timeouts() + reach * slow_5xx;
         edge.mix = Mix {
-            fast: (edge.refused + edge.dns + reset + reach * r.fast_fail).min(1.0),
+            fast: (edge.refused + edge.dns + reset + reach * fast_fail).min(1.0),
             fast_ms: 1.0,
             slow: slow.min(1.0),
             slow_ms: if slow > 0.0 {

@@ -17,6 +17,9 @@ pub(crate) enum Exit {
     Crashed,
     /// The kubelet killed it after failed liveness probes.
     Liveness,
+    /// The pod was deleted and a fresh one replaces it (no back-off, no restart count:
+    /// the new pod's count starts at zero).
+    Deleted,
 }
 
 impl Sim<'_> {
@@ -66,6 +69,20 @@ impl Sim<'_> {
                     }
                 }
             }
+            if let Some(k) = m.kill_pod.filter(|&k| k < replicas) {
+                {
+                    let name = self.prof[i].name.clone();
+                    let pod = self.prof[i].pod(k);
+                    self.out.event(
+                        u64::from(t) * 1000 + 50,
+                        i,
+                        EventType::Normal,
+                        "Killing",
+                        format!("Stopping container {name} in pod {pod}"),
+                    );
+                    self.kill(i, k, t, Exit::Deleted, 0.0);
+                }
+            }
             if m.stuck_rollout {
                 self.stuck_rollout(i, t);
             }
@@ -105,7 +122,7 @@ impl Sim<'_> {
     pub(crate) fn kill(&mut self, i: usize, k: usize, t: u32, why: Exit, backoff_s: f64) {
         let boot = self.prof[i].boot_s;
         let pod = &mut self.pods[i][k];
-        let delay = if why == Exit::Liveness {
+        let delay = if matches!(why, Exit::Liveness | Exit::Deleted) {
             0
         } else {
             pod.streak = if t.saturating_sub(pod.last_crash) < 600 && pod.streak > 0 {
@@ -128,7 +145,9 @@ impl Sim<'_> {
         pod.leak_mb = 0.0;
         pod.leaked_conns = 0.0;
         pod.exit_at = 0;
-        self.acc[i].restarts += 1.0;
+        if why != Exit::Deleted {
+            self.acc[i].restarts += 1.0;
+        }
         if was_up && why != Exit::Liveness {
             // Killed, not stopped: the requests in flight on that pod are lost.
             let serving = self.tick[i].up_pods.max(1) as f64;

@@ -109,6 +109,8 @@ pub(crate) struct Mods {
     pub db_scan_cpu: f64,
     /// Benign client errors (4xx) as a share of requests.
     pub client_err: f64,
+    /// The replica whose pod is deleted this tick (`pod_kill`).
+    pub kill_pod: Option<usize>,
 }
 
 impl Default for Mods {
@@ -148,6 +150,7 @@ impl Default for Mods {
             cpu_bump: 0.0,
             db_scan_cpu: 0.0,
             client_err: 0.0,
+            kill_pod: None,
         }
     }
 }
@@ -172,8 +175,11 @@ impl Gate {
 pub(crate) struct Resp {
     /// Never answered (frozen, queue overflow): the caller times out.
     pub hang: f64,
-    /// 5xx at once.
+    /// 5xx at once (includes `dropped`).
     pub fast_fail: f64,
+    /// Of `fast_fail`: requests in flight on a pod that was killed; callers see the
+    /// connection reset rather than an answer.
+    pub dropped: f64,
     pub fast_ms: f64,
     /// 5xx after waiting (its own downstream timeouts, pool waits).
     pub slow_fail: f64,

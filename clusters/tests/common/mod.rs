@@ -210,6 +210,20 @@ impl<'a> View<'a> {
             .fold(f64::NEG_INFINITY, f64::max)
     }
 
+    pub fn min(
+        &self,
+        name: &str,
+        svc: &str,
+        labels: &[(&str, &str)],
+        from_s: u64,
+        to_s: u64,
+    ) -> f64 {
+        self.window(self.series(name, svc, labels), from_s, to_s)
+            .into_iter()
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min)
+    }
+
     /// Per-second rate of a counter over a window, summing increases between finite
     /// samples (a decrease is a reset, as PromQL's `rate` treats it).
     pub fn rate(

@@ -54,6 +54,9 @@ impl Findings {
         let restarting = self.has_event(s, "BackOff") || self.has_hit(s, "restarts");
         let liveness = self.event_says(s, "Unhealthy", "liveness");
         let readiness = self.event_says(s, "Unhealthy", "readiness");
+        // Pods stopped by someone, not by a probe, a scale-down or a crash.
+        let deleted_pods = self.event_says(s, "Killing", "stopping container")
+            && !self.has_event(s, "ScalingReplicaSet");
         let callers_time_out = self.mentioned(s, "timeout") || self.peer_hit(s, "client_timeouts");
         let callers_refused = self.mentioned(s, "refused");
         let hit = |signal: &str| self.has_hit(s, signal);
@@ -70,6 +73,7 @@ impl Findings {
             (class("panic") && restarting, K::PanicCrash, 0.5),
             (readiness && deployed, K::FailedDeploy, 0.5),
             (liveness, K::LivenessProbeMisconfig, 0.5),
+            (deleted_pods && !restarting && !deployed, K::PodKill, 0.5),
             (restarting && deployed, K::PanicCrash, 0.4),
             (hit("available") && deployed, K::FailedDeploy, 0.4),
             (restarting, K::CrashLoop, 0.4),
