@@ -187,6 +187,8 @@ enum Action {
     Herring(usize),
     Inject(usize),
     Revert(usize),
+    /// The next deletion of a pod_kill fault.
+    KillPod(usize),
 }
 
 /// The API server's proxy path to a service's port (`name:port`).
@@ -505,6 +507,22 @@ impl KubeEnv {
         self.faults.revert(n).await.map_err(run_err).map(|_| ())
     }
 
+    /// The next pod deletion of pod_kill fault `n`, unless it was reverted.
+    async fn kill_pod(&mut self, n: usize) -> Result<(), BackendError> {
+        if !self.faults.is_active(n) {
+            return Ok(());
+        }
+        let f = self.incident.faults[n].clone();
+        let i = self.index(&f.target)?;
+        self.collect_logs(Some(i)).await;
+        self.faults
+            .injector()
+            .kill_one_pod(&f.target)
+            .await
+            .map(|_| ())
+            .map_err(run_err)
+    }
+
     /// Red herring `n`: a harmless release (a real rollout that changes only the
     /// release); the other kinds are not played on Kubernetes.
     async fn herring(&mut self, n: usize) -> Result<(), BackendError> {
@@ -566,6 +584,17 @@ impl Env for KubeEnv {
         for (n, h) in self.incident.red_herrings.iter().enumerate() {
             plan.push((h.at.as_millis(), 0, Action::Herring(n)));
         }
+        // A pod_kill deletes a pod at its start (the injection) and every `every_s`.
+        for (n, f) in self.incident.faults.iter().enumerate() {
+            if f.kind == FaultKind::PodKill {
+                let every = (f.param("every_s").max(5.0) * 1000.0) as u64;
+                let mut t = f.at.as_millis() + every;
+                while t < f.until.as_millis().min(end_ms) {
+                    plan.push((t, 2, Action::KillPod(n)));
+                    t += every;
+                }
+            }
+        }
         plan.sort_by_key(|(t, o, _)| (*t, *o));
         let t0 = Instant::now();
         self.start = Some((t0, unix_ms_now()));
@@ -600,6 +629,7 @@ impl Env for KubeEnv {
                 Action::Herring(n) => self.herring(n).await,
                 Action::Inject(n) => self.inject(n).await,
                 Action::Revert(n) => self.revert(n).await,
+                Action::KillPod(n) => self.kill_pod(n).await,
             };
             if let Err(e) = r {
                 result = Err(e);

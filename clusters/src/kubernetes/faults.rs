@@ -8,7 +8,7 @@
 //!
 //! | kind | change | revert |
 //! |---|---|---|
-//! | orchestration.pod_kill | DELETE one pod of the target's Deployment (the ReplicaSet replaces it) | nothing to undo |
+//! | orchestration.pod_kill | DELETE one pod of the target's Deployment (the first by name not already terminating), again every `every_s` (scaled) until the fault ends; the ReplicaSet replaces each | the deletions stop |
 //! | orchestration.crash_loop | Deployment: the container's env gets a pool size the workload refuses at start (`CrashLoopBackOff`) | PUT the previous Deployment |
 //! | orchestration.oom_kill | Deployment: memory limit (and request) `limit_mb`, clamped to 16–32 Mi, and a build that holds memory | PUT the previous Deployment |
 //! | orchestration.scale_to_zero | Deployment: `replicas: 0` | PUT the previous Deployment |
@@ -75,7 +75,8 @@ fn api_err(action: String) -> impl FnOnce(kube::Error) -> FaultError {
 pub fn support(kind: FaultKind) -> Result<(), String> {
     use FaultKind as K;
     match kind {
-        K::CrashLoop
+        K::PodKill
+        | K::CrashLoop
         | K::OomKill
         | K::ScaleToZero
         | K::MisroutedPort
@@ -565,7 +566,11 @@ impl Injector {
                         .await
                 }
             }
-            k if is_pod_kill(k) => self.kill_one_pod(target).await,
+            K::PodKill => {
+                // The first deletion; the environment repeats it every `every_s`.
+                self.kill_one_pod(target).await?;
+                Ok(Saved::Nothing)
+            }
             k => Err(FaultError::Unsupported(
                 k.as_str(),
                 support(k).err().unwrap_or_default(),
@@ -585,8 +590,9 @@ impl Injector {
         .map(|_| ())
     }
 
-    /// Deletes one pod (the first by name) of `service`'s Deployment.
-    async fn kill_one_pod(&self, service: &str) -> Result<Saved, FaultError> {
+    /// Deletes one pod (the first by name that is not terminating already) of
+    /// `service`'s Deployment; returns its name (`None`: no pod to delete).
+    pub async fn kill_one_pod(&self, service: &str) -> Result<Option<String>, FaultError> {
         let lp = ListParams::default().labels(&selector_string(&self.episode, service));
         let pods = self
             .pods()
@@ -606,7 +612,7 @@ impl Injector {
                 .await
                 .map_err(api_err(format!("DELETE pod {}/{name}", self.ns)))?;
         }
-        Ok(Saved::Nothing)
+        Ok(names.into_iter().next())
     }
 
     /// Restores what an injection changed. Idempotent: the objects are PUT as they
@@ -748,9 +754,4 @@ impl Active {
     pub fn is_active(&self, n: usize) -> bool {
         self.active.iter().any(|(k, _)| *k == n)
     }
-}
-
-/// Whether `kind` is `orchestration.pod_kill` (added to the catalog separately).
-fn is_pod_kill(kind: FaultKind) -> bool {
-    kind.as_str() == "orchestration.pod_kill"
 }

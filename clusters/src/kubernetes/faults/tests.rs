@@ -560,3 +560,26 @@ async fn unsupported_kinds_are_refused_with_the_reason() {
         }
     }
 }
+
+#[tokio::test]
+async fn pod_kill_deletes_the_first_pod_not_already_terminating_and_reverts_to_nothing() {
+    let (svc, ..) = objects();
+    let calls = round_trip(&fault(FaultKind::PodKill, Via::Direct, &[]), Vec::new()).await;
+    let pods = format!("/api/v1/namespaces/{NS}/pods");
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| (c.method.clone(), c.uri.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                Method::GET,
+                format!(
+                    "{pods}?&labelSelector=otrashi.episode%3D{EPISODE}%2Cotrashi.service%3D{svc}"
+                )
+            ),
+            (Method::DELETE, format!("{pods}/{svc}-5d9c-aa?")),
+        ],
+        "the revert sends nothing: the ReplicaSet already replaced the pod"
+    );
+}
