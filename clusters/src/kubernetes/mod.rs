@@ -16,6 +16,8 @@
 pub mod env;
 pub mod faults;
 pub mod kind;
+#[cfg(test)]
+mod mock;
 pub mod provision;
 pub mod render;
 pub mod sweep;

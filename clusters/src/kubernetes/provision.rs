@@ -328,6 +328,153 @@ pub async fn delete_namespace(client: &Client, ns: &str) -> Result<(), Provision
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kubernetes::mock::{lines, serve};
+    use crate::kubernetes::render::{render, Owner};
+    use http::Method;
+    use serde_json::{json, Value};
+
+    #[tokio::test]
+    async fn apply_creates_the_namespace_then_each_services_objects() {
+        let incident = crate::bench_incident(7);
+        let owner = Owner {
+            host: "h".to_owned(),
+            pid: 1,
+        };
+        let r = render(&incident, "ep-a", "img:1", &owner);
+        let (client, task) = serve(|_, _, body| (201, body.clone()));
+        let seen = std::sync::Mutex::new(Vec::new());
+        apply(&client, &r, &|p| seen.lock().unwrap().push(p.clone()))
+            .await
+            .unwrap();
+        drop(client);
+        let calls = task.await.unwrap();
+        let ns = "otrashi-ep-a";
+        let mut want = vec![(
+            Method::POST,
+            "/api/v1/namespaces?&fieldManager=otrashi".to_owned(),
+        )];
+        for _ in &r.services {
+            want.push((
+                Method::POST,
+                format!("/api/v1/namespaces/{ns}/configmaps?&fieldManager=otrashi"),
+            ));
+            want.push((
+                Method::POST,
+                format!("/apis/apps/v1/namespaces/{ns}/deployments?&fieldManager=otrashi"),
+            ));
+            want.push((
+                Method::POST,
+                format!("/api/v1/namespaces/{ns}/services?&fieldManager=otrashi"),
+            ));
+        }
+        assert_eq!(lines(&calls), want);
+        assert_eq!(
+            calls[0].body["metadata"]["labels"]["otrashi.episode"],
+            "ep-a"
+        );
+        assert_eq!(calls[2].body["metadata"]["name"], r.services[0].name);
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 1 + r.services.len());
+        assert_eq!(
+            seen.last().unwrap().to_string(),
+            format!(
+                "{ns}: created {n}/{n} objects",
+                n = 1 + 3 * r.services.len()
+            )
+        );
+    }
+
+    fn deployment_list(ready: i32) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {}, "items": [
+            {"metadata": {"name": "api", "generation": 1},
+             "spec": {"replicas": 1, "selector": {}, "template": {}},
+             "status": {"observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 1, "availableReplicas": 1}},
+            {"metadata": {"name": "cart", "generation": 1},
+             "spec": {"replicas": 1, "selector": {}, "template": {}},
+             "status": {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": 1, "availableReplicas": ready}}
+        ]})
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deployment_that_never_gets_ready_fails_naming_its_pod_and_reason() {
+        let (client, task) = serve(|_, uri, _| {
+            if uri.contains("/deployments") {
+                (200, deployment_list(0))
+            } else {
+                (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [
+                        {"metadata": {"name": "cart-5d9-x"}, "status": {"phase": "Running", "containerStatuses": [{
+                            "name": "workload", "ready": false, "restartCount": 3, "image": "i", "imageID": "",
+                            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}}
+                    ]}),
+                )
+            }
+        });
+        let seen = std::sync::Mutex::new(Vec::new());
+        let e = wait_ready(
+            &client,
+            "ns1",
+            Duration::from_secs(10),
+            &CancellationToken::new(),
+            &|p| seen.lock().unwrap().push(p.to_string()),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the services of namespace ns1 were not ready within 10s: pod cart-5d9-x: CrashLoopBackOff; last termination: Error (exit code 1), 3 restarts"
+        );
+        // One progress line while nothing changes.
+        assert_eq!(
+            seen.into_inner().unwrap(),
+            ["ns1: 1/2 deployments ready (waiting for cart)"]
+        );
+        drop(client);
+        let calls = task.await.unwrap();
+        assert_eq!(calls[0].uri, "/apis/apps/v1/namespaces/ns1/deployments?");
+        assert_eq!(calls.last().unwrap().uri, "/api/v1/namespaces/ns1/pods?");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readiness_reports_progress_until_ready() {
+        let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let p = polls.clone();
+        let (client, _task) = serve(move |_, _, _| {
+            let n = p.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (200, deployment_list(i32::from(n >= 2)))
+        });
+        let seen = std::sync::Mutex::new(Vec::new());
+        wait_ready(
+            &client,
+            "ns1",
+            Duration::from_secs(60),
+            &CancellationToken::new(),
+            &|p| seen.lock().unwrap().push(p.clone()),
+        )
+        .await
+        .unwrap();
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(matches!(seen[1], Progress::Ready { .. }));
+    }
+
+    #[tokio::test]
+    async fn deleting_a_namespace_already_gone_succeeds() {
+        let (client, task) = serve(|m, _, _| {
+            assert_eq!(m, Method::DELETE);
+            (
+                404,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound", "message": "gone"}),
+            )
+        });
+        delete_namespace(&client, "otrashi-ep-a").await.unwrap();
+        drop(client);
+        let calls = task.await.unwrap();
+        assert_eq!(calls[0].uri, "/api/v1/namespaces/otrashi-ep-a?");
+        assert_eq!(calls[0].body["propagationPolicy"], "Background");
+    }
 
     fn pod(json: serde_json::Value) -> Pod {
         serde_json::from_value(json).unwrap()

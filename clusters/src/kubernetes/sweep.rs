@@ -153,6 +153,47 @@ mod tests {
         assert!(verdict(&unowned, &me(), old, DEFAULT_MAX_AGE, &|_| false).is_some());
     }
 
+    #[tokio::test]
+    async fn sweep_lists_by_label_and_deletes_only_dead_owners_namespaces() {
+        use crate::kubernetes::mock::{lines, serve};
+        use http::Method;
+        // PID 1 runs everywhere; u32::MAX never does.
+        let dead = u32::MAX.to_string();
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "NamespaceList", "metadata": {}, "items": [
+            {"metadata": {"name": "otrashi-dead", "labels": {"otrashi": "true", "otrashi.host": "h1", "otrashi.pid": dead}}},
+            {"metadata": {"name": "otrashi-alive", "labels": {"otrashi": "true", "otrashi.host": "h1", "otrashi.pid": "1"}}},
+            {"metadata": {"name": "otrashi-other-host", "labels": {"otrashi": "true", "otrashi.host": "h2", "otrashi.pid": dead}}}
+        ]});
+        let (client, task) = serve(move |m, _, _| {
+            if *m == Method::GET {
+                (200, list.clone())
+            } else {
+                (
+                    200,
+                    serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "otrashi-dead"}}),
+                )
+            }
+        });
+        let r = sweep(&client, &me(), DEFAULT_MAX_AGE).await.unwrap();
+        assert_eq!(r.kept, 2);
+        assert_eq!(r.deleted.len(), 1);
+        assert_eq!(r.deleted[0].0, "otrashi-dead");
+        drop(client);
+        assert_eq!(
+            lines(&task.await.unwrap()),
+            [
+                (
+                    Method::GET,
+                    "/api/v1/namespaces?&labelSelector=otrashi%3Dtrue".to_owned()
+                ),
+                (
+                    Method::DELETE,
+                    "/api/v1/namespaces/otrashi-dead?".to_owned()
+                ),
+            ]
+        );
+    }
+
     #[test]
     fn a_namespace_being_deleted_is_left_alone() {
         let mut n = ns(&[(HOST_LABEL, "h1"), (PID_LABEL, "77")]);
