@@ -583,3 +583,127 @@ async fn pod_kill_deletes_the_first_pod_not_already_terminating_and_reverts_to_n
         "the revert sends nothing: the ReplicaSet already replaced the pod"
     );
 }
+
+/// `(api group, resource, verb)` an API request needs under RBAC.
+fn rbac_need(method: &Method, uri: &str) -> (String, String, String) {
+    let path = uri.split('?').next().unwrap();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (group, rest) = match parts[0] {
+        "api" => (String::new(), &parts[2..]),
+        _ => (parts[1].to_owned(), &parts[3..]),
+    };
+    // namespaces[/ns[/resource[/name[/sub...]]]]
+    let (resource, named) = match rest {
+        ["namespaces"] => ("namespaces".to_owned(), false),
+        ["namespaces", _] => ("namespaces".to_owned(), true),
+        ["namespaces", _, res] => ((*res).to_owned(), false),
+        ["namespaces", _, res, _] => ((*res).to_owned(), true),
+        ["namespaces", _, res, _, sub, ..] => (format!("{res}/{sub}"), true),
+        other => panic!("unexpected path {other:?}"),
+    };
+    let verb = match *method {
+        Method::GET if named => "get",
+        Method::GET => "list",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::DELETE => "delete",
+        _ => panic!("unexpected method {method}"),
+    };
+    (group, resource, verb.to_owned())
+}
+
+/// The rules of the shipped ClusterRole.
+fn rbac_rules() -> Vec<(String, String, String)> {
+    let text = include_str!("../../../../deploy/kubernetes/rbac.yaml");
+    let docs = yaml_rust2::YamlLoader::load_from_str(text).unwrap();
+    let role = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("ClusterRole"))
+        .unwrap();
+    let mut out = Vec::new();
+    for rule in role["rules"].as_vec().unwrap() {
+        for g in rule["apiGroups"].as_vec().unwrap() {
+            for r in rule["resources"].as_vec().unwrap() {
+                for v in rule["verbs"].as_vec().unwrap() {
+                    out.push((
+                        g.as_str().unwrap().to_owned(),
+                        r.as_str().unwrap().to_owned(),
+                        v.as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_shipped_rbac_allows_every_request_the_backend_sends_and_no_more() {
+    let mut calls: Vec<(Method, String)> = Vec::new();
+    for kind in FaultKind::ALL {
+        if super::support(*kind).is_err() {
+            continue;
+        }
+        let vias: &[Via] = if kind.level() == otrashi_scenarios::catalog::Level::Code {
+            &[Via::Deploy, Via::Config]
+        } else {
+            &[Via::Config]
+        };
+        for via in vias {
+            for c in round_trip(&fault(*kind, *via, &[]), Vec::new()).await {
+                calls.push((c.method, c.uri));
+            }
+        }
+    }
+    // Provisioning, readiness, scrapes, logs, events, load, teardown and the sweep.
+    let ns = "otrashi-ep";
+    for (m, p) in [
+        (Method::POST, "/api/v1/namespaces?".to_owned()),
+        (Method::POST, format!("/api/v1/namespaces/{ns}/configmaps?")),
+        (
+            Method::POST,
+            format!("/apis/apps/v1/namespaces/{ns}/deployments?"),
+        ),
+        (Method::POST, format!("/api/v1/namespaces/{ns}/services?")),
+        (
+            Method::GET,
+            format!("/apis/apps/v1/namespaces/{ns}/deployments?"),
+        ),
+        (Method::GET, format!("/api/v1/namespaces/{ns}/pods?")),
+        (
+            Method::GET,
+            format!("/api/v1/namespaces/{ns}/pods/web-1/log?container=workload"),
+        ),
+        (Method::GET, format!("/api/v1/namespaces/{ns}/events?")),
+        (
+            Method::GET,
+            crate::kubernetes::env::pod_proxy_path(ns, "web-1", "/metrics"),
+        ),
+        (
+            Method::GET,
+            crate::kubernetes::env::service_proxy_path(ns, "web", "/"),
+        ),
+        (Method::DELETE, format!("/api/v1/namespaces/{ns}?")),
+        (
+            Method::GET,
+            "/api/v1/namespaces?&labelSelector=otrashi%3Dtrue".to_owned(),
+        ),
+    ] {
+        calls.push((m, p));
+    }
+    let rules = rbac_rules();
+    let mut used = std::collections::BTreeSet::new();
+    for (m, uri) in &calls {
+        let need = rbac_need(m, uri);
+        assert!(
+            rules.contains(&need),
+            "{m} {uri} needs {need:?}, which rbac.yaml does not grant"
+        );
+        used.insert(need);
+    }
+    let unused: Vec<_> = rules.iter().filter(|r| !used.contains(*r)).collect();
+    assert!(
+        unused.is_empty(),
+        "rbac.yaml grants what the backend never uses: {unused:?}"
+    );
+}
