@@ -730,3 +730,235 @@ impl Env for KubeEnv {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kubernetes::mock::serve;
+    use crate::kubernetes::render::{render, Owner};
+    use crate::kubernetes::KubeOptions;
+    use http::Method;
+    use otrashi_gym::backend::Backend;
+    use serde_json::{json, Value};
+
+    fn rfc3339(ms: i64) -> String {
+        k8s_openapi::jiff::Timestamp::from_millisecond(ms)
+            .unwrap()
+            .to_string()
+    }
+
+    /// A fake cluster for the mini topology: every Deployment and pod ready, metrics,
+    /// logs and an event that all carry the time of the request.
+    fn fake_cluster(method: &Method, uri: &str, body: &Value) -> (u16, Value) {
+        let incident = incident();
+        let owner = Owner {
+            host: "h".to_owned(),
+            pid: 1,
+        };
+        let r = render(&incident, "ep-mock", "img:1", &owner);
+        let path = uri.split('?').next().unwrap();
+        let now = rfc3339(unix_ms_now());
+        let list = |kind: &str, items: Vec<Value>| json!({"apiVersion": "v1", "kind": kind, "metadata": {}, "items": items});
+        match *method {
+            Method::POST | Method::PUT => return (201, body.clone()),
+            Method::DELETE => {
+                return (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}),
+                )
+            }
+            _ => {}
+        }
+        if path == "/api/v1/namespaces" {
+            return (200, list("NamespaceList", vec![]));
+        }
+        if path.ends_with("/proxy/metrics") {
+            return (
+                200,
+                Value::String(
+                    "# TYPE http_requests_total counter\nhttp_requests_total{code=\"200\"} 7\n"
+                        .to_owned(),
+                ),
+            );
+        }
+        if path.contains("/services/") && path.contains("/proxy") {
+            return (200, Value::String("ok".to_owned()));
+        }
+        if path.ends_with("/log") {
+            let line =
+                json!({"ts": now, "level": "error", "msg": "Unhandled Exception in handler 42"});
+            return (200, Value::String(format!("{now} {line}\n")));
+        }
+        if path.ends_with("/events") {
+            return (
+                200,
+                json!({"apiVersion": "v1", "kind": "EventList", "metadata": {}, "items": [{
+                    "metadata": {"name": "e1", "namespace": "otrashi-ep-mock"},
+                    "involvedObject": {"kind": "Pod", "name": "api-abc-1"},
+                    "reason": "BackOff", "type": "Warning", "message": "Back-off restarting failed container",
+                    // Micro-time: the last half second of the (1.5 s) run.
+                    "eventTime": k8s_openapi::jiff::Timestamp::from_millisecond(unix_ms_now() - 500).unwrap().to_string()
+                }]}),
+            );
+        }
+        if path.ends_with("/deployments") {
+            let items = r
+                .services
+                .iter()
+                .map(|s| {
+                    let mut d = serde_json::to_value(&s.deployment).unwrap();
+                    let n = d["spec"]["replicas"].clone();
+                    d["status"] =
+                        json!({"readyReplicas": n, "updatedReplicas": n, "availableReplicas": n});
+                    d
+                })
+                .collect();
+            return (200, list("DeploymentList", items));
+        }
+        if let Some(name) =
+            path.strip_prefix("/apis/apps/v1/namespaces/otrashi-ep-mock/deployments/")
+        {
+            let s = r.services.iter().find(|s| s.name == name).unwrap();
+            return (200, serde_json::to_value(&s.deployment).unwrap());
+        }
+        if path.ends_with("/pods") {
+            let items = r
+                .services
+                .iter()
+                .map(|s| json!({
+                    "metadata": {"name": format!("{}-abc-1", s.name), "labels": {"otrashi.service": s.name}},
+                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                        "containerStatuses": [{"name": "workload", "ready": true, "restartCount": 0, "image": "i", "imageID": ""}]}
+                }))
+                .collect();
+            return (200, list("PodList", items));
+        }
+        (
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound", "message": path}),
+        )
+    }
+
+    fn incident() -> Incident {
+        let sc = otrashi_scenarios::parse::parse_str(
+            "apiVersion: otrashi/v1
+kind: Scenario
+metadata: {name: mock}
+topology:
+  name: mini
+  entry: web
+  services:
+    web: {kind: web, calls: [api]}
+    api: {kind: api}
+load: {rps: 10, pattern: steady}
+timeline: {warmup: 10s, duration: 20s}
+faults:
+  - {id: crash, kind: orchestration.crash_loop, target: api, at: 12s, duration: 10s, via: config}
+",
+            "mock",
+        )
+        .unwrap();
+        otrashi_scenarios::incident::sample(&sc, 1).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_episode_over_a_mocked_api_provisions_injects_collects_and_deletes_its_namespace() {
+        let (client, task) = serve(fake_cluster);
+        let options = KubeOptions {
+            image: Some("img:1".to_owned()),
+            max_wall_s: 1.5,
+            ready_timeout: Duration::from_secs(5),
+            ..KubeOptions::default()
+        };
+        let backend = KubeBackend::with_client(client, options);
+        let incident = incident();
+        backend.check(&incident).unwrap();
+        let cx = EpisodeContext::new("ep-mock", 1);
+        let mut env = backend.provision_env(&incident, &cx).await.unwrap();
+        assert_eq!(env.namespace, "otrashi-ep-mock");
+        let t = env.run(&cx).await.unwrap();
+        env.teardown(&cx).await.unwrap();
+        env.teardown(&cx).await.unwrap();
+        let (sent, ok, ..) = env.stats.snapshot();
+        drop(env);
+        drop(backend);
+        let calls = task.await.unwrap();
+
+        // Telemetry from the API: scraped metrics, restarts, pod logs, events, the
+        // configuration change.
+        let api = t.service_id("api").unwrap();
+        let up = t
+            .metrics
+            .iter()
+            .find(|m| m.name == "up" && m.service == api)
+            .unwrap();
+        assert!(up.values.iter().all(|v| *v == 1.0), "{:?}", up.values);
+        assert!(t.metrics.iter().any(|m| m.name == "http_requests_total"));
+        assert!(t
+            .metrics
+            .iter()
+            .any(|m| m.name == "kube_pod_container_status_restarts_total"));
+        let cpu = t
+            .metrics
+            .iter()
+            .find(|m| m.name == "container_spec_cpu_quota" && m.service == api)
+            .unwrap();
+        let want = incident
+            .topology
+            .service("api")
+            .unwrap()
+            .cpu_cores
+            .clamp(0.25, 1.0);
+        assert_eq!(cpu.values[0], want);
+        assert!(t.logs.iter().any(|l| t.log_templates[l.template as usize]
+            .text
+            .contains("Unhandled Exception")));
+        assert!(t
+            .events
+            .iter()
+            .any(|e| e.reason == "BackOff" && e.service == api));
+        assert!(t
+            .events
+            .iter()
+            .any(|e| e.reason == "ConfigChanged" && e.service == api));
+        assert!(
+            sent > 0 && ok > 0,
+            "the load went through the service proxy: {sent} sent, {ok} ok"
+        );
+
+        // The requests: the sweep, the objects, the fault and its revert, the load
+        // through the entry's service proxy, the namespace deleted once.
+        let has = |m: Method, p: &str| calls.iter().any(|c| c.method == m && c.uri.starts_with(p));
+        assert!(has(
+            Method::GET,
+            "/api/v1/namespaces?&labelSelector=otrashi%3Dtrue"
+        ));
+        assert!(has(Method::POST, "/api/v1/namespaces?"));
+        let puts: Vec<_> = calls.iter().filter(|c| c.method == Method::PUT).collect();
+        assert_eq!(puts.len(), 2, "inject and revert of the crash loop");
+        assert!(puts[0]
+            .uri
+            .starts_with("/apis/apps/v1/namespaces/otrashi-ep-mock/deployments/api?"));
+        assert!(puts[1].body["spec"]["template"]["spec"]["containers"][0]
+            .get("env")
+            .is_none());
+        assert!(has(
+            Method::GET,
+            "/api/v1/namespaces/otrashi-ep-mock/services/web:8080/proxy/"
+        ));
+        assert!(has(
+            Method::GET,
+            "/api/v1/namespaces/otrashi-ep-mock/pods/api-abc-1:8080/proxy/metrics"
+        ));
+        assert!(has(
+            Method::GET,
+            "/api/v1/namespaces/otrashi-ep-mock/pods/api-abc-1/log?"
+        ));
+        let deletes: Vec<_> = calls
+            .iter()
+            .filter(|c| c.method == Method::DELETE)
+            .collect();
+        assert_eq!(deletes.len(), 1);
+        assert_eq!(deletes[0].uri, "/api/v1/namespaces/otrashi-ep-mock?");
+    }
+}

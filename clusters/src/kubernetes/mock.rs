@@ -17,7 +17,8 @@ pub struct Call {
 }
 
 /// A client on a mocked API server that answers with `respond(method, uri, body)` →
-/// `(status, JSON)`; the task yields the recorded calls once every client clone is
+/// `(status, JSON)` (a JSON string is sent as raw text, as the proxy and log
+/// endpoints answer); the task yields the recorded calls once every client clone is
 /// dropped.
 pub fn serve(
     respond: impl Fn(&Method, &str, &Value) -> (u16, Value) + Send + 'static,
@@ -40,7 +41,10 @@ pub fn serve(
             send.send_response(
                 Response::builder()
                     .status(code)
-                    .body(Body::from(serde_json::to_vec(&reply).unwrap()))
+                    .body(Body::from(match reply {
+                        Value::String(text) => text.into_bytes(),
+                        other => serde_json::to_vec(&other).unwrap(),
+                    }))
                     .unwrap(),
             );
         }
