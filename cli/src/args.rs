@@ -113,7 +113,7 @@ pub enum KindCommand {
     #[command(after_help = "\
 Examples:
   otrashi kind up
-  otrashi run shop-cart-crash-loop --backend kubernetes --kube-context kind-otrashi")]
+  otrashi run chain-api-crash-loop --backend kubernetes --kube-context kind-otrashi")]
     Up(KindArgs),
     /// Delete the kind cluster.
     Down(KindArgs),

@@ -272,3 +272,37 @@ impl Backend for KubeBackend {
             .map(|e| Box::new(e) as Box<dyn Env>)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn check_accepts_the_library_scenarios_it_can_run_and_names_the_reason_for_the_rest() {
+        let (client, _task) = mock::serve(|_, _, _| (500, serde_json::Value::Null));
+        let b = KubeBackend::with_client(client, KubeOptions::default());
+        let mut accepted = Vec::new();
+        for s in otrashi_scenarios::library::scenarios() {
+            let sc = otrashi_scenarios::library::load(s.name).unwrap();
+            let incident = otrashi_scenarios::incident::sample(&sc, 0).unwrap();
+            match b.check(&incident) {
+                Ok(()) => accepted.push(s.name),
+                Err(BackendError::Unsupported { reason, .. }) => {
+                    assert!(reason.contains("--backend"), "{}: {reason}", s.name)
+                }
+                Err(e) => panic!("{}: {e}", s.name),
+            }
+        }
+        for name in [
+            "shop-pod-kill",
+            "chain-api-crash-loop",
+            "shop-oom-kill",
+            "shop-payment-misrouted-port",
+            "platform-network-partition",
+            "shop-cart-memory-leak",
+        ] {
+            assert!(accepted.contains(&name), "{name} refused");
+        }
+        assert!(!accepted.contains(&"platform-cpu-saturation"));
+    }
+}
