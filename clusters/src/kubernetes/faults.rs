@@ -44,6 +44,9 @@ use super::render::{
 };
 use crate::docker::plan::Scale;
 
+/// How many times an update that conflicts with a concurrent one is tried.
+pub const CONFLICT_RETRIES: usize = 5;
+
 /// Field manager of every change the gym makes (visible in `managedFields`).
 pub const FIELD_MANAGER: &str = "otrashi";
 
@@ -304,18 +307,29 @@ impl Injector {
         Ok(())
     }
 
-    /// GETs the target's Deployment, changes its workload container with `change`,
-    /// PUTs it, and returns the Deployment as it was.
+    /// GETs the target's Deployment, changes it with `change`, PUTs it (with the GET's
+    /// `resourceVersion`, so a concurrent change is never overwritten), and returns the
+    /// Deployment as it was. A conflict (the controller updated the status in between)
+    /// is retried on a fresh GET, up to [`CONFLICT_RETRIES`] times.
     async fn change_deployment(
         &self,
         name: &str,
-        change: impl FnOnce(&mut Deployment) -> Result<(), FaultError>,
+        change: impl Fn(&mut Deployment) -> Result<(), FaultError>,
     ) -> Result<Saved, FaultError> {
-        let before = self.get_deployment(name).await?;
-        let mut after = before.clone();
-        change(&mut after)?;
-        self.put_deployment(&after).await?;
-        Ok(Saved::Deployment(Box::new(before)))
+        let mut attempt = 0;
+        loop {
+            let before = self.get_deployment(name).await?;
+            let mut after = before.clone();
+            change(&mut after)?;
+            match self.put_deployment(&after).await {
+                Ok(()) => return Ok(Saved::Deployment(Box::new(before))),
+                Err(FaultError::Api {
+                    source: kube::Error::Api(s),
+                    ..
+                }) if s.code == 409 && attempt + 1 < CONFLICT_RETRIES => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn container<'a>(

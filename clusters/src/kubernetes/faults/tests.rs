@@ -31,8 +31,8 @@ struct Call {
     body: Value,
 }
 
-/// Canned failures: `(method, path prefix) -> status`.
-type Failures = Vec<(Method, &'static str, u16)>;
+/// Canned failures: `(method, path prefix, status, how many times)`.
+type Failures = Vec<(Method, &'static str, u16, usize)>;
 
 /// The objects the mocked server holds, as rendered for the bench incident's first
 /// service, with server-set metadata.
@@ -70,7 +70,7 @@ fn status(code: u16, reason: &str) -> Value {
 
 /// A mocked API server for namespace [`NS`]; returns the client and a task that
 /// yields the recorded calls once every client clone is dropped.
-fn server(fail: Failures) -> (Client, tokio::task::JoinHandle<Vec<Call>>) {
+fn server(mut fail: Failures) -> (Client, tokio::task::JoinHandle<Vec<Call>>) {
     let (svc_name, dep, svc, cm) = objects();
     let (mock, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let seen: Arc<Mutex<Vec<Call>>> = Arc::default();
@@ -92,9 +92,12 @@ fn server(fail: Failures) -> (Client, tokio::task::JoinHandle<Vec<Call>>) {
             });
             let path = uri.split('?').next().unwrap().to_owned();
             let failed = fail
-                .iter()
-                .find(|(m, p, _)| *m == method && path.starts_with(p))
-                .map(|(_, _, c)| *c);
+                .iter_mut()
+                .find(|(m, p, _, n)| *m == method && path.starts_with(*p) && *n > 0)
+                .map(|(_, _, c, n)| {
+                    *n -= 1;
+                    *c
+                });
             let (code, reply) = if let Some(code) = failed {
                 (code, status(code, "canned failure"))
             } else {
@@ -437,6 +440,7 @@ async fn a_partition_whose_policy_is_already_gone_reverts_fine() {
         Method::DELETE,
         "/apis/networking.k8s.io/v1/namespaces/otrashi-ep-test-7/networkpolicies",
         404,
+        usize::MAX,
     )]);
     let mut a = active(client);
     a.inject(0, &fault(FaultKind::NetworkPartition, Via::Direct, &[]))
@@ -507,7 +511,7 @@ async fn a_revert_without_an_inject_sends_nothing_and_succeeds() {
 #[tokio::test]
 async fn an_inject_refused_by_the_server_leaves_nothing_to_revert() {
     let (svc, ..) = objects();
-    let (client, task) = server(vec![(Method::PUT, "/apis/apps/v1/", 409)]);
+    let (client, task) = server(vec![(Method::PUT, "/apis/apps/v1/", 422, usize::MAX)]);
     let mut a = active(client);
     let e = a
         .inject(0, &fault(FaultKind::ScaleToZero, Via::Config, &[]))
@@ -524,7 +528,7 @@ async fn an_inject_refused_by_the_server_leaves_nothing_to_revert() {
 #[tokio::test]
 async fn a_config_change_whose_rollout_fails_puts_the_config_map_back() {
     let (svc, _, _, cm) = objects();
-    let (client, task) = server(vec![(Method::PUT, "/apis/apps/v1/", 500)]);
+    let (client, task) = server(vec![(Method::PUT, "/apis/apps/v1/", 500, usize::MAX)]);
     let mut a = active(client);
     assert!(a
         .inject(0, &fault(FaultKind::BadEnvConfig, Via::Config, &[]))
@@ -706,4 +710,31 @@ async fn the_shipped_rbac_allows_every_request_the_backend_sends_and_no_more() {
         unused.is_empty(),
         "rbac.yaml grants what the backend never uses: {unused:?}"
     );
+}
+
+#[tokio::test]
+async fn a_conflict_from_a_concurrent_status_update_is_retried_on_a_fresh_get() {
+    let (svc, dep, ..) = objects();
+    let calls = round_trip(
+        &fault(FaultKind::ScaleToZero, Via::Config, &[]),
+        vec![(Method::PUT, "/apis/apps/v1/", 409, 1)],
+    )
+    .await;
+    let path = dep_path(&svc);
+    let put = format!("{path}?&fieldManager=otrashi");
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| (c.method.clone(), c.uri.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (Method::GET, path.clone()),
+            (Method::PUT, put.clone()),
+            (Method::GET, path),
+            (Method::PUT, put.clone()),
+            (Method::PUT, put),
+        ]
+    );
+    assert_eq!(calls[3].body["spec"]["replicas"], 0);
+    assert_eq!(calls[4].body, restored(dep));
 }
