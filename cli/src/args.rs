@@ -99,6 +99,32 @@ Examples:
     /// Build the container images of the Docker backend.
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// Create or delete a local kind cluster for the Kubernetes backend, with the
+    /// workload image loaded into it (needs the `kind` command and a Docker engine).
+    #[command(subcommand)]
+    Kind(KindCommand),
+}
+
+/// `otrashi kind …`
+#[derive(Debug, Subcommand)]
+pub enum KindCommand {
+    /// Create the kind cluster when it does not exist, build the workload image and
+    /// load it onto the nodes (`kind load image-archive`). Its context is `kind-NAME`.
+    #[command(after_help = "\
+Examples:
+  otrashi kind up
+  otrashi run chain-api-crash-loop --backend kubernetes --kube-context kind-otrashi")]
+    Up(KindArgs),
+    /// Delete the kind cluster.
+    Down(KindArgs),
+}
+
+/// Options of `otrashi kind up|down`.
+#[derive(Debug, Args)]
+pub struct KindArgs {
+    /// The cluster's name.
+    #[arg(long, default_value = "otrashi")]
+    pub name: String,
 }
 
 /// `otrashi serve`
@@ -199,6 +225,9 @@ pub struct DoctorArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The kubeconfig context to check [default: the current one].
+    #[arg(long, value_name = "CONTEXT", env = "OTRASHI_KUBE_CONTEXT")]
+    pub kube_context: Option<String>,
 }
 
 /// `otrashi sweep`
@@ -305,6 +334,9 @@ pub enum BackendName {
     /// Real containers on the local Docker engine (timeline compressed to about 45 s,
     /// load capped at 20 rps; see `otrashi doctor` for what this host supports).
     Docker,
+    /// A namespace per episode on a Kubernetes cluster: the current kubeconfig
+    /// context, `--kube-context`, or a kind cluster from `otrashi kind up`.
+    Kubernetes,
 }
 
 /// Options shared by `run` and `eval`.
@@ -330,6 +362,9 @@ pub struct AgentArgs {
     /// A rubric file (TOML) with scoring weights; default: the bundled rubric.
     #[arg(long, value_name = "FILE")]
     pub rubric: Option<PathBuf>,
+    /// With --backend kubernetes: the kubeconfig context [default: the current one].
+    #[arg(long, value_name = "CONTEXT", env = "OTRASHI_KUBE_CONTEXT")]
+    pub kube_context: Option<String>,
 }
 
 /// `otrashi run`

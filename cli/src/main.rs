@@ -33,8 +33,17 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+    let mut env_filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // kube's client logs every failed request as an error, which the Kubernetes
+    // backend already reports (or expects: a scrape of a pod that is down); keep it
+    // quiet unless asked for by name.
+    if !filter.contains("kube") {
+        if let Ok(quiet) = "kube_client=off".parse() {
+            env_filter = env_filter.add_directive(quiet);
+        }
+    }
+    let filter = env_filter;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -71,6 +71,10 @@ pub struct Settings {
     pub cancel: CancellationToken,
     /// The connected Docker backend (see [`Settings::connect`]).
     pub docker: Option<Arc<dyn Backend>>,
+    /// The connected Kubernetes backend (see [`Settings::connect`]).
+    pub kubernetes: Option<Arc<dyn Backend>>,
+    /// The kubeconfig context of the Kubernetes backend (`None`: the current one).
+    pub kube_context: Option<String>,
 }
 
 impl Settings {
@@ -98,6 +102,8 @@ impl Settings {
             rubric: Arc::new(rubric),
             cancel,
             docker: None,
+            kubernetes: None,
+            kube_context: args.kube_context.clone(),
         })
     }
 
@@ -106,6 +112,7 @@ impl Settings {
         match self.backend {
             BackendName::Sim => "sim",
             BackendName::Docker => "docker",
+            BackendName::Kubernetes => "kubernetes",
         }
     }
 
@@ -118,15 +125,28 @@ impl Settings {
                 .context("the docker backend is unavailable (`otrashi doctor` shows why)")?;
             self.docker = Some(Arc::new(b));
         }
+        if self.backend == BackendName::Kubernetes && self.kubernetes.is_none() {
+            let options = otrashi_clusters::kubernetes::KubeOptions {
+                context: self.kube_context.clone(),
+                ..otrashi_clusters::kubernetes::KubeOptions::from_env()
+            };
+            let b = otrashi_clusters::kubernetes::KubeBackend::connect(options)
+                .await
+                .context("the kubernetes backend is unavailable (`otrashi doctor` shows why)")?
+                .on_progress(crate::commands::kube_progress());
+            self.kubernetes = Some(Arc::new(b));
+        }
         Ok(())
     }
 
     fn backend(&self) -> Arc<dyn Backend> {
-        match (self.backend, &self.docker) {
-            (BackendName::Docker, Some(d)) => d.clone(),
-            // Not connected: the simulator (callers connect first; see `connect`).
-            _ => Arc::new(SimBackend),
-        }
+        let connected = match self.backend {
+            BackendName::Sim => None,
+            BackendName::Docker => self.docker.clone(),
+            BackendName::Kubernetes => self.kubernetes.clone(),
+        };
+        // Not connected: the simulator (callers connect first; see `connect`).
+        connected.unwrap_or_else(|| Arc::new(SimBackend))
     }
 
     /// A gym for one scenario.

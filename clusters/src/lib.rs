@@ -16,7 +16,11 @@
 //! ```
 
 #[cfg(feature = "docker")]
+pub mod collect;
+#[cfg(feature = "docker")]
 pub mod docker;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod sim;

@@ -22,7 +22,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// `otrashi doctor`: the probe, then each fault kind's support on this host. Exits 0
 /// when the engine answers, 1 otherwise.
 pub fn doctor(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
-    let report = runtime()?.block_on(otrashi_docker::probe());
+    let (report, kube) = runtime()?.block_on(async {
+        tokio::join!(
+            otrashi_docker::probe(),
+            super::kubernetes::KubeDoctor::probe(args.kube_context.as_deref())
+        )
+    });
     let workload = backend::find_workload();
     // Topologies with `engine: redis` need it to build the Redis image.
     let redis = otrashi_docker::image::find_program("redis-server");
@@ -40,7 +45,10 @@ pub fn doctor(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
             "redis_server": redis.as_ref().map(|p| p.display().to_string()),
             "fault_kinds": kinds.iter().map(|(k, r)| json!({
                 "kind": k.as_str(), "docker": r.is_ok(), "reason": r.as_ref().err(),
+                "kubernetes": otrashi_clusters::kubernetes::support(*k).is_ok(),
+                "kubernetes_reason": otrashi_clusters::kubernetes::support(*k).err(),
             })).collect::<Vec<_>>(),
+            "kubernetes": kube.json(),
         }))?;
     } else {
         outln!("Host capabilities for the docker backend:\n");
@@ -68,6 +76,15 @@ pub fn doctor(args: &DoctorArgs) -> anyhow::Result<ExitCode> {
                 Err(reason) => outln!("  no   {:<36} {reason}", k.as_str()),
             }
         }
+        kube.print();
+        let on_kube = FaultKind::ALL
+            .iter()
+            .filter(|k| otrashi_clusters::kubernetes::support(**k).is_ok())
+            .count();
+        outln!(
+            "Fault kinds on kubernetes: {on_kube} of {} (`otrashi faults` lists them)",
+            kinds.len()
+        );
     }
     Ok(if engine_ok {
         ExitCode::SUCCESS

@@ -6,12 +6,15 @@ mod eval;
 mod faults;
 mod feedback;
 mod generate;
+mod kubernetes;
 mod report;
 mod run;
 mod scenarios;
 mod serve;
 mod tools;
 pub mod trainer_link;
+
+pub use kubernetes::kube_progress;
 
 use std::process::ExitCode;
 
@@ -33,6 +36,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => docker::doctor(&args),
         Command::Sweep(args) => docker::sweep(&args),
         Command::Images(cmd) => docker::images(&cmd),
+        Command::Kind(cmd) => kubernetes::kind(&cmd),
     }
 }
 

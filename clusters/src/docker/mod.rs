@@ -21,19 +21,19 @@
 //! capped at 20 requests per second. Every injection is journaled before it happens
 //! ([`journal`]); teardown, and the next start after a crash, undo what is journaled.
 
-mod alert;
 pub mod env;
 mod faults;
 pub mod http;
 pub mod journal;
 pub mod load;
-pub mod logs;
 pub mod plan;
-pub mod prom;
 mod scrape;
-mod store;
 mod sweep;
 mod traces;
+
+// Backend-neutral collection, shared with the Kubernetes backend.
+use crate::collect::{alert, store};
+pub use crate::collect::{logs, prom};
 
 use std::path::PathBuf;
 use std::sync::Arc;

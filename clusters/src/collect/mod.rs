@@ -1,0 +1,9 @@
+//! Backend-neutral telemetry collection, shared by the real backends (Docker,
+//! Kubernetes): the workload's JSON log lines into templated records and spans
+//! ([`logs`]), the Prometheus text format ([`prom`]), scraped samples into the
+//! simulator's series (`store`), and the alert from the shared SLO rule (`alert`).
+
+pub(crate) mod alert;
+pub mod logs;
+pub mod prom;
+pub(crate) mod store;
