@@ -44,15 +44,26 @@ pub async fn sweep(engine: &Engine, filter: &SweepFilter) -> Result<Swept> {
         }))
         .await
         .map_err(api("list_containers"))?;
-    for c in containers {
-        let Some(id) = c.id else { continue };
-        remove_container(engine, &id).await?;
-        let name = c
-            .names
-            .and_then(|n| n.into_iter().next())
-            .unwrap_or(id)
-            .trim_start_matches('/')
-            .to_owned();
+    // Concurrently: an episode has a container per replica, and each forced removal
+    // waits for its process to die.
+    let targets: Vec<(String, String)> = containers
+        .into_iter()
+        .filter_map(|c| {
+            let id = c.id?;
+            let name = c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_else(|| id.clone())
+                .trim_start_matches('/')
+                .to_owned();
+            Some((id, name))
+        })
+        .collect();
+    let removed =
+        futures_util::future::join_all(targets.iter().map(|(id, _)| remove_container(engine, id)))
+            .await;
+    for ((_, name), r) in targets.into_iter().zip(removed) {
+        r?;
         swept.containers.push(name);
     }
     let networks = engine

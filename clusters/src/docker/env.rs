@@ -745,10 +745,12 @@ impl DockerEnv {
             let Some(e) = SlowEntry::parse(entry) else {
                 continue;
             };
-            if e.id <= seen {
+            newest = newest.max(e.id);
+            // `?:0` is the script engine's own client: the commands a script calls are
+            // logged as well, but the script's own entry already names what was slow.
+            if e.id <= seen || e.client == "?:0" {
                 continue;
             }
-            newest = newest.max(e.id);
             let ip = e.client.rsplit_once(':').map_or("", |(ip, _)| ip);
             let caller = self
                 .live
