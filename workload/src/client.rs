@@ -246,7 +246,7 @@ where
                     resend: attempt - 1,
                 },
                 (wall, end),
-                result.as_ref().map(|r| status_of(r)),
+                result.as_ref().map(&status_of),
             ));
         }
         let retry = attempt < max_attempts && (policy.storm.is_some() || result.is_err());

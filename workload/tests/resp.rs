@@ -121,7 +121,8 @@ async fn error_replies_hangups_and_silence_map_to_errors() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(begin.elapsed() < Duration::from_secs(1));
+    // The deadline ended the wait (a guard against hanging, not a speed check).
+    assert!(begin.elapsed() < Duration::from_secs(10));
 
     let garbage = fake(vec![Some(b"?what\r\n")], 64).await;
     assert!(matches!(

