@@ -28,8 +28,8 @@ topology:
   name: mini
   entry: web
   services:
-    web: {kind: web, calls: [api]}
-    api: {kind: api}
+    web: {kind: web, calls: [api], replicas: 1}
+    api: {kind: api, replicas: 1}
 load: {rps: 10, pattern: steady}
 timeline: {warmup: 2s, duration: 40s}
 faults:

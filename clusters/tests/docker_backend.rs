@@ -478,9 +478,9 @@ topology:
   name: mini
   entry: web
   services:
-    web: {kind: web, calls: [api]}
-    api: {kind: api, calls: [db]}
-    db: {kind: database}
+    web: {kind: web, calls: [api], replicas: 1}
+    api: {kind: api, calls: [db], replicas: 1}
+    db: {kind: database, replicas: 1}
 load: {rps: 10, pattern: steady}
 timeline: {warmup: 2s, duration: 23s}
 faults:

@@ -277,8 +277,9 @@ async fn a_real_redis_answers_set_get_info_errors_and_the_slow_script() {
         )
         .await
         .unwrap();
+    // The script reads the server's clock in whole milliseconds: allow that rounding.
     assert!(
-        begin.elapsed() >= Duration::from_millis(250),
+        begin.elapsed() >= Duration::from_millis(245),
         "{loops:?} after {:?}",
         begin.elapsed()
     );
