@@ -109,13 +109,17 @@ impl KubeDoctor {
     }
 }
 
-/// An error with its causes, `: `-separated.
+/// An error with its causes, `: `-separated; a cause whose text the message already
+/// holds (many errors print their source themselves) is not repeated.
 fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         cur = s.source();
     }
     out
