@@ -26,7 +26,7 @@ use super::plan::{self, Scale, PID_LABEL, SERVICE_LABEL};
 use super::scrape::ServiceScrape;
 use super::store::Store;
 use super::traces::{self, Traces};
-use super::{alert, http, sweep, DockerOptions};
+use super::{http, sweep, DockerOptions};
 use crate::sim::SCRAPE_INTERVAL_MS;
 use otrashi_workload::resp;
 
@@ -1088,42 +1088,22 @@ impl Env for DockerEnv {
                 });
             }
         }
-        self.events.sort_by_key(|e| e.t_ms);
         let mut sink = std::mem::take(&mut self.sink);
         sink.sort();
         traces::merge(otlp, &mut sink.operations, &mut sink.spans);
-        let first_fault = self
-            .incident
-            .faults
-            .iter()
-            .map(|f| f.at.as_millis())
-            .min()
-            .unwrap_or(end_ms / 2);
-        let alert = alert::alert(
-            &self.incident.alert,
-            &store,
-            &self.services,
-            self.entry as ServiceId,
-            samples,
-            step,
-            first_fault,
-            end_ms,
-        );
-        let mut deploys = std::mem::take(&mut self.deploys);
-        deploys.sort_by_key(|d| d.t_ms);
-        Ok(Telemetry {
+        Ok(crate::collect::telemetry(crate::collect::Collected {
+            incident: &self.incident,
             start_unix_ms: self.start.map_or(0, |(_, u)| u),
             end_ms,
-            services: self.services.clone(),
-            metrics: store.finish(samples, step),
-            log_templates: sink.templates,
-            logs: sink.records,
-            operations: sink.operations,
-            spans: sink.spans,
+            services: &self.services,
+            entry: self.entry as ServiceId,
+            store,
+            samples,
+            step_ms: step,
+            sink,
             events: std::mem::take(&mut self.events),
-            deploys,
-            alert,
-        })
+            deploys: std::mem::take(&mut self.deploys),
+        }))
     }
 
     async fn teardown(&mut self, _cx: &EpisodeContext) -> Result<(), BackendError> {

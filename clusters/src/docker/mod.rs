@@ -32,7 +32,7 @@ mod sweep;
 mod traces;
 
 // Backend-neutral collection, shared with the Kubernetes backend.
-use crate::collect::{alert, store};
+use crate::collect::store;
 pub use crate::collect::{logs, prom};
 
 use std::path::PathBuf;
@@ -42,7 +42,6 @@ use async_trait::async_trait;
 use otrashi_docker::{Engine, HostReport};
 use otrashi_gym::backend::{Backend, BackendError, Env};
 use otrashi_gym::context::EpisodeContext;
-use otrashi_scenarios::catalog::FaultKind;
 use otrashi_scenarios::incident::Incident;
 
 pub use env::DockerEnv;
@@ -219,21 +218,7 @@ impl Backend for DockerBackend {
                 });
             }
         }
-        if incident
-            .topology
-            .service(&incident.topology.entry)
-            .is_none()
-        {
-            return Err(BackendError::Unsupported {
-                backend: "docker",
-                fault: incident
-                    .faults
-                    .first()
-                    .map_or(FaultKind::CrashLoop, |f| f.kind),
-                reason: format!("the entry `{}` is not a service", incident.topology.entry),
-            });
-        }
-        Ok(())
+        crate::collect::check_entry("docker", incident)
     }
 
     async fn provision(

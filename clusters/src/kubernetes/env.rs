@@ -26,7 +26,6 @@ use super::provision::{self, Progress, ProvisionError};
 use super::render::{self, Owner};
 use super::telemetry::{self as kt, Restarts};
 use super::KubeBackend;
-use crate::collect::alert;
 use crate::collect::logs::{parse_rfc3339_ms, LogSink};
 use crate::collect::store::Store;
 use crate::docker::load::{self, LoadStats};
@@ -667,41 +666,21 @@ impl Env for KubeEnv {
                 });
             }
         }
-        self.events.sort_by_key(|e| e.t_ms);
         let mut sink = std::mem::take(&mut self.sink);
         sink.sort();
-        let first_fault = self
-            .incident
-            .faults
-            .iter()
-            .map(|f| f.at.as_millis())
-            .min()
-            .unwrap_or(end_ms / 2);
-        let alert = alert::alert(
-            &self.incident.alert,
-            &store,
-            &self.services,
-            self.entry as ServiceId,
-            samples,
-            step,
-            first_fault,
-            end_ms,
-        );
-        let mut deploys = std::mem::take(&mut self.deploys);
-        deploys.sort_by_key(|d| d.t_ms);
-        Ok(Telemetry {
+        Ok(crate::collect::telemetry(crate::collect::Collected {
+            incident: &self.incident,
             start_unix_ms: self.start.map_or(0, |(_, u)| u),
             end_ms,
-            services: self.services.clone(),
-            metrics: store.finish(samples, step),
-            log_templates: sink.templates,
-            logs: sink.records,
-            operations: sink.operations,
-            spans: sink.spans,
+            services: &self.services,
+            entry: self.entry as ServiceId,
+            store,
+            samples,
+            step_ms: step,
+            sink,
             events: std::mem::take(&mut self.events),
-            deploys,
-            alert,
-        })
+            deploys: std::mem::take(&mut self.deploys),
+        }))
     }
 
     async fn teardown(&mut self, _cx: &EpisodeContext) -> Result<(), BackendError> {

@@ -31,7 +31,6 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use otrashi_gym::backend::{Backend, BackendError, Env};
 use otrashi_gym::context::EpisodeContext;
-use otrashi_scenarios::catalog::FaultKind;
 use otrashi_scenarios::incident::Incident;
 
 pub use env::KubeEnv;
@@ -245,21 +244,7 @@ impl Backend for KubeBackend {
                 });
             }
         }
-        if incident
-            .topology
-            .service(&incident.topology.entry)
-            .is_none()
-        {
-            return Err(BackendError::Unsupported {
-                backend: "kubernetes",
-                fault: incident
-                    .faults
-                    .first()
-                    .map_or(FaultKind::CrashLoop, |f| f.kind),
-                reason: format!("the entry `{}` is not a service", incident.topology.entry),
-            });
-        }
-        Ok(())
+        crate::collect::check_entry("kubernetes", incident)
     }
 
     async fn provision(
